@@ -1,0 +1,174 @@
+"""Datetimes as numbers and back, in their original format.
+
+Works outside pandas' nanosecond range (years before 1677 or after 2262) by computing with
+microsecond (and, for output, second) resolution, keeps time zones, and writes values back in the
+format they came in: a strftime pattern for strings, YYYYMMDD integers, epoch numbers, or a datetime dtype.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+# Tried in order; the first that parses every sampled value wins. "%:z" means an offset written "+02:00".
+STRING_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y-%m-%dT%H:%M:%S%:z",
+    "%Y-%m-%d %H:%M:%S%:z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+)
+EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e-3, "epoch_us": 1e-6, "epoch_ns": 1e-9}
+INTEGER_DATE_FORMAT = "%Y%m%d"
+_US = np.int64(1_000_000)
+
+
+def _parse_format(fmt: str) -> str:
+    return fmt.replace("%:z", "%z")
+
+
+def has_offset(fmt: str) -> bool:
+    return "%z" in fmt or "%:z" in fmt
+
+
+def guess_format(values: pd.Series, sample: int = 200) -> str | None:
+    """The first of STRING_FORMATS that parses every one of (up to) `sample` non-null string values."""
+    texts = values.dropna().astype(str).str.strip()
+    if texts.empty:
+        return None
+    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample]
+    if not texts.str.contains(r"\d", regex=True).all():
+        return None
+    for fmt in STRING_FORMATS:
+        parse = _parse_format(fmt)
+        try:
+            for text in texts:
+                datetime.strptime(text, parse)
+        except ValueError:
+            continue
+        if fmt.endswith("%z") and texts.str.contains(r"[+-]\d\d:\d\d$", regex=True).all():
+            continue  # the "%:z" variant earlier in the list matches more exactly; only reached on mixes
+        return fmt
+    return None
+
+
+def to_seconds(values: pd.Series, fmt: str | None) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC as float64 (NaN for missing). Raises ValueError on unparseable values.
+
+    fmt None means the series already has a datetime dtype; naive values are taken as they are.
+    """
+    if fmt in EPOCH_FORMATS:
+        return pd.to_numeric(values, errors="raise").to_numpy(dtype="float64") * EPOCH_FORMATS[fmt]
+    if fmt is None:
+        stamps = values
+    elif fmt == INTEGER_DATE_FORMAT and pd.api.types.is_numeric_dtype(values):
+        digits = values.astype("Int64").astype("string")
+        stamps = pd.to_datetime(digits, format=fmt, errors="raise")
+    else:
+        text = values.astype("string").str.strip()
+        parse = _parse_format(fmt)
+        if fmt.endswith("Z"):
+            stamps = pd.to_datetime(text.str[:-1], format=parse[:-1], errors="raise")
+        else:
+            stamps = pd.to_datetime(text, format=parse, errors="raise", utc=has_offset(fmt))
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    micros = stamps.astype("datetime64[us]").to_numpy()
+    out = micros.astype("int64").astype("float64") / 1e6
+    out[np.isnat(micros)] = np.nan
+    return out
+
+
+def from_seconds(
+    seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str | None = None
+) -> pd.Series:
+    """Inverse of to_seconds: values in the original representation (`fmt`, `dtype`, `timezone`)."""
+    seconds = np.asarray(seconds, dtype="float64")
+    missing = np.isnan(seconds)
+    if fmt in EPOCH_FORMATS:
+        out = pd.Series(np.where(missing, np.nan, np.round(seconds / EPOCH_FORMATS[fmt])))
+        return out.astype("Int64") if "int" in dtype.lower() else out.astype(dtype)
+    micros = np.where(missing, 0, np.round(seconds * 1e6)).astype("int64")
+    stamps = pd.Series(micros.astype("datetime64[us]"))
+    stamps[missing] = pd.NaT
+    if fmt is None:
+        if timezone:
+            stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(timezone)
+        return stamps.astype(dtype)
+    if timezone:
+        stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(timezone)
+    if fmt.endswith("Z"):
+        text = stamps.dt.strftime(fmt[:-1]) + "Z"
+    else:
+        text = stamps.dt.strftime(fmt.replace("%:z", "%z"))
+        if "%:z" in fmt:
+            text = text.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+    if "%f" in fmt:
+        text = text.str.replace(r"(\.\d{6})000$", r"\1", regex=True)
+    text = text.where(~missing, None)
+    if fmt == INTEGER_DATE_FORMAT and "int" in dtype.lower():
+        return pd.to_numeric(text).astype("Int64" if missing.any() else dtype)
+    return text.astype(dtype) if dtype not in ("object",) else text.astype(object)
+
+
+def common_timezone(values: pd.Series, fmt: str | None) -> str | None:
+    """The zone to write values back in: the dtype's zone, or the most common fixed offset in strings."""
+    if fmt is None:
+        tz = getattr(values.dt, "tz", None)
+        return str(tz) if tz is not None else None
+    if fmt.endswith("Z"):
+        return "UTC"
+    if not has_offset(fmt):
+        return None
+    offsets = values.dropna().astype(str).str.extract(r"([+-]\d\d):?(\d\d)$").dropna()
+    if offsets.empty:
+        return "UTC"
+    sign_hours, minutes = offsets.value_counts().index[0]
+    return f"UTC{sign_hours}:{minutes}" if (sign_hours, minutes) != ("+00", "00") else "UTC"
+
+
+def resolution(seconds: np.ndarray) -> float:
+    """The coarsest step (day, hour, minute, second, ms, us) that every value is a whole multiple of."""
+    finite = seconds[np.isfinite(seconds)]
+    micros = np.round(finite * 1e6).astype("int64")
+    for step in (86_400, 3_600, 60, 1, 1e-3):
+        if np.all(micros % int(round(step * 1e6)) == 0):
+            return float(step)
+    return 1e-6
+
+
+def iso(seconds: float) -> str:
+    """ISO 8601 text of a seconds-since-epoch value, valid for any year 1-9999."""
+    return str(np.datetime64(int(round(seconds * 1e6)), "us"))
+
+
+def from_iso(text: str) -> float:
+    return float(np.datetime64(text, "us").astype("int64")) / 1e6
+
+
+DATE_NAME = re.compile(r"(date|day|dt$|_dt|time|timestamp|^ts$|_ts$|born|dob)", re.IGNORECASE)

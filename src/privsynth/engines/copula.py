@@ -1,0 +1,135 @@
+"""`copula`: a Gaussian copula over the encoded variables, for mixed types.
+
+Each variable is mapped to a standard normal score: z = Phi^-1(u) for continuous uniform scores, and for
+discrete codes the distributional transform z = Phi^-1(F(c-1) + v * p(c)), v ~ U(0, 1), which makes a
+discrete variable's scores exactly normal. The model is the correlation matrix R of those scores.
+Sampling draws z ~ N(0, R) and maps back (u = Phi(z); a code is the CDF step that u falls in).
+Conditioning on fixed variables uses the Gaussian conditional
+    z_r | z_f ~ N(R_rf R_ff^-1 z_f, R_rr - R_rf R_ff^-1 R_fr),
+with fixed discrete codes given a score drawn uniformly within their CDF step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from privsynth.engines.base import code_frequencies, register, with_fixed
+from privsynth.transforms.encoder import Encoded
+
+_EPS = 1e-9
+
+
+def _cdfs(freqs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    return [np.concatenate([[0.0], np.cumsum(f)]) if f.size else f for f in freqs]
+
+
+def normal_scores(
+    values: np.ndarray, cardinality: tuple[int, ...], cdfs: list[np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """z-scores of encoded values (NaN stays NaN). Discrete codes get a uniform draw within their step."""
+    z = np.empty(values.shape)
+    for j, k in enumerate(cardinality):
+        col = values[:, j]
+        if k == 0:
+            u = col
+        else:
+            ok = ~np.isnan(col)
+            codes = np.where(ok, col, 0).astype("int64")
+            lo, hi = cdfs[j][codes], cdfs[j][codes + 1]
+            u = np.where(ok, lo + rng.random(col.size) * (hi - lo), np.nan)
+        z[:, j] = ndtri(np.clip(u, _EPS, 1 - _EPS))
+    return z
+
+
+def correlation(z: np.ndarray) -> np.ndarray:
+    """Pearson correlation of normal scores, made positive definite and rounded to 12 decimals so that
+    the stored matrix does not depend on the BLAS thread count."""
+    m = z.shape[1]
+    if m == 0:
+        return np.empty((0, 0))
+    centred = z - z.mean(axis=0)
+    sd = centred.std(axis=0)
+    sd[sd == 0] = 1.0
+    centred /= sd
+    corr = (centred.T @ centred) / z.shape[0]
+    np.fill_diagonal(corr, 1.0)
+    vals, vecs = np.linalg.eigh((corr + corr.T) / 2)
+    vals = np.clip(vals, 1e-6, None)
+    corr = (vecs * vals) @ vecs.T
+    d = np.sqrt(np.diag(corr))
+    corr = corr / np.outer(d, d)
+    return np.round(corr, 12)
+
+
+@dataclass(frozen=True)
+class FittedCopula:
+    names: tuple[str, ...]
+    cardinality: tuple[int, ...]
+    frequencies: tuple[np.ndarray, ...]
+    corr: np.ndarray
+
+    def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
+        m = len(self.names)
+        cdfs = _cdfs(self.frequencies)
+        if fixed is None or not (~np.isnan(fixed.values)).any():
+            chol = np.linalg.cholesky(self.corr) if m else np.empty((0, 0))
+            z = rng.standard_normal((n, m)) @ chol.T
+        else:
+            z = self._conditional(n, rng, fixed, cdfs)
+        u = ndtr(z)
+        out = np.empty((n, m))
+        for j, k in enumerate(self.cardinality):
+            if k == 0:
+                out[:, j] = np.clip(u[:, j], _EPS, 1 - _EPS)
+            else:
+                codes = np.searchsorted(cdfs[j], u[:, j], side="right") - 1
+                out[:, j] = np.clip(codes, 0, k - 1)
+        return Encoded(self.names, self.cardinality, with_fixed(out, fixed))
+
+    def _conditional(self, n: int, rng: np.random.Generator, fixed: Encoded, cdfs) -> np.ndarray:
+        z_fixed = normal_scores(fixed.values, self.cardinality, cdfs, rng)
+        z = np.empty((n, len(self.names)))
+        patterns, inverse = np.unique(~np.isnan(fixed.values), axis=0, return_inverse=True)
+        for p, pattern in enumerate(patterns):
+            rows = np.flatnonzero(inverse.ravel() == p)
+            f, r = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+            z[np.ix_(rows, f)] = z_fixed[np.ix_(rows, f)]
+            if r.size == 0:
+                continue
+            if f.size == 0:
+                z[np.ix_(rows, r)] = rng.standard_normal((rows.size, r.size)) @ np.linalg.cholesky(
+                    self.corr[np.ix_(r, r)]).T
+                continue
+            gain = np.linalg.solve(self.corr[np.ix_(f, f)], self.corr[np.ix_(f, r)])
+            cov = self.corr[np.ix_(r, r)] - self.corr[np.ix_(r, f)] @ gain
+            chol = np.linalg.cholesky((cov + cov.T) / 2 + 1e-9 * np.eye(r.size))
+            z[np.ix_(rows, r)] = z_fixed[np.ix_(rows, f)] @ gain + rng.standard_normal((rows.size, r.size)) @ chol.T
+        return z
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        arrays = {f"freq/{j}": f for j, f in enumerate(self.frequencies) if f.size}
+        arrays["corr"] = self.corr
+        return {"names": list(self.names), "cardinality": list(self.cardinality)}, arrays
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> FittedCopula:
+        freqs = tuple(arrays.get(f"freq/{j}", np.empty(0)) for j in range(len(params["names"])))
+        return cls(tuple(params["names"]), tuple(params["cardinality"]), freqs, arrays["corr"])
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Copula:
+    name: ClassVar[str] = "copula"
+    fitted: ClassVar[type] = FittedCopula
+
+    def fit(self, data: Encoded, rng: np.random.Generator) -> FittedCopula:
+        freqs = tuple(
+            code_frequencies(data.values[:, j], k) if k else np.empty(0) for j, k in enumerate(data.cardinality)
+        )
+        z = normal_scores(data.values, data.cardinality, _cdfs(freqs), rng)
+        return FittedCopula(data.names, data.cardinality, freqs, correlation(z))

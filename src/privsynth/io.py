@@ -1,0 +1,232 @@
+"""Read and write tables: CSV, Parquet, and database tables by SQLAlchemy URL.
+
+Inputs are never modified. Outputs are written to a temporary file beside the target and renamed into
+place (or, for databases, inside one transaction), so an interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+from privsynth.errors import InputError
+
+FORMATS = ("csv", "parquet")
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """True when `location` is a database URL such as ``sqlite:///file.db`` (not a file path)."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def format_of(location: str | os.PathLike, fmt: str | None = None) -> str:
+    """The table format: the explicit `fmt`, else from the URL scheme or the file suffix."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+        return fmt
+    if is_url(location):
+        return "sql"
+    suffix = Path(location).suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(
+        f"cannot tell the format of {str(location)!r} from its suffix: use .csv or .parquet, "
+        "a database URL with --table, or pass --format"
+    )
+
+
+def read(location: str | os.PathLike, table: str | None = None, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a whole table from a CSV or Parquet file, or a database table (URL + `table`).
+
+    Raises InputError for a missing, empty, header-only, non-UTF-8 (unless `encoding` says otherwise)
+    file or for duplicate column names, which pandas would otherwise rename silently.
+    """
+    fmt = format_of(location)
+    if fmt == "sql":
+        frame = _read_sql(str(location), table)
+    else:
+        path = Path(location)
+        if not path.exists():
+            raise InputError(f"input file not found: {path}")
+        if path.is_dir():
+            raise InputError(f"input is a directory, not a file: {path}")
+        if path.stat().st_size == 0:
+            raise InputError(f"input file is empty: {path}")
+        frame = _read_csv(path, encoding) if fmt == "csv" else _read_parquet(path)
+    if frame.shape[1] == 0:
+        raise InputError(f"no columns found in {location}")
+    if len(frame) == 0:
+        raise InputError(f"{location} has a header but no rows")
+    return frame
+
+
+def _check_unique_names(names: list[str], where: str) -> None:
+    dupes = sorted(name for name, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise InputError(f"duplicate column names in {where}: {', '.join(map(repr, dupes))}; rename them")
+
+
+def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header = next(csv.reader(handle), None)
+        if not header or all(not name.strip() for name in header):
+            raise InputError(f"input file has no header row: {path}")
+        _check_unique_names(header, str(path))
+        return pd.read_csv(path, encoding=encoding, low_memory=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not valid {encoding} (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+            f"{exc.start}); re-save it as UTF-8 or pass --encoding (e.g. latin-1)"
+        ) from None
+    except LookupError:
+        raise InputError(f"unknown text encoding {encoding!r}") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot parse {path} as CSV: {str(exc).strip().splitlines()[-1]}") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"input file is empty: {path}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.lib
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        _check_unique_names(list(schema.names), str(path))
+        table = pq.read_table(path)
+        # Keep datetimes outside pandas' nanosecond range (before 1677, after 2262) at their own unit.
+        return table.to_pandas(coerce_temporal_nanoseconds=False)
+    except (pyarrow.lib.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read {path} as Parquet: {str(exc).splitlines()[0]}") from None
+
+
+def _engine(url: str):
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        return sqlalchemy.create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InputError(f"cannot use database URL {url!r}: {exc}") from None
+
+
+def _sqlite_file_missing(url: str) -> Path | None:
+    """For a sqlite URL naming a file that does not exist, that file (SQLite would create it silently)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url[len("sqlite:///"):].split("?")[0]
+    if name in ("", ":memory:"):
+        return None
+    path = Path(name)
+    return None if path.exists() else path
+
+
+def _read_sql(url: str, table: str | None) -> pd.DataFrame:
+    import sqlalchemy
+    from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+    if not table:
+        raise InputError(f"reading from a database needs --table NAME ({url})")
+    missing = _sqlite_file_missing(url)
+    if missing is not None:
+        raise InputError(f"database file not found: {missing}")
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sqlalchemy.inspect(conn).has_table(table):
+                raise InputError(f"table {table!r} not found in {url}")
+            columns = [c["name"] for c in sqlalchemy.inspect(conn).get_columns(table)]
+            _check_unique_names(columns, f"table {table!r}")
+            return pd.read_sql_table(table, conn)
+    except NoSuchTableError:
+        raise InputError(f"table {table!r} not found in {url}") from None
+    except SQLAlchemyError as exc:
+        raise InputError(f"cannot read table {table!r} from {url}: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success rename it over `target`, else delete it."""
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output directory does not exist: {parent}")
+    if target.is_dir():
+        raise InputError(f"output path is a directory: {target}")
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(target: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file atomically: `writer` receives an open binary handle on a temporary file."""
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        writer(handle)
+    return Path(target)
+
+
+def write(
+    frame: pd.DataFrame,
+    location: str | os.PathLike,
+    table: str | None = None,
+    fmt: str | None = None,
+) -> str:
+    """Write `frame` to a CSV/Parquet file (atomic rename) or a new database table (one transaction).
+
+    Returns a human description of where it went. Refuses to overwrite an existing database table.
+    """
+    kind = format_of(location, fmt) if not is_url(location) else "sql"
+    if kind == "sql":
+        return _write_sql(frame, str(location), table)
+    with atomic_path(location) as tmp:
+        if kind == "csv":
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        else:
+            frame.to_parquet(tmp, index=False)
+    return str(location)
+
+
+def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
+    import sqlalchemy
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if not table:
+        raise InputError(f"writing to a database needs --table NAME ({url})")
+    if url.startswith("sqlite:///"):
+        parent = Path(url[len("sqlite:///"):].split("?")[0]).parent
+        if str(parent) and not parent.is_dir():
+            raise InputError(f"output directory does not exist: {parent}")
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:  # one transaction: all rows or none
+            if sqlalchemy.inspect(conn).has_table(table):
+                raise InputError(f"table {table!r} already exists in {url}; choose another --table")
+            frame.to_sql(table, conn, index=False, chunksize=50_000)
+    except SQLAlchemyError as exc:
+        raise InputError(f"cannot write table {table!r} to {url}: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    return f"{url} (table {table})"

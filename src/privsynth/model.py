@@ -1,0 +1,261 @@
+"""A fitted model: schema + encoder + engine state + manifest; sampling; the fit pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privsynth import __version__, engines, pii
+from privsynth.engines.base import fitted_class, params_of
+from privsynth.errors import InputError, ParameterError, SchemaError
+from privsynth.fingerprint import fingerprint
+from privsynth.schema import Schema, SchemaFile, load_yaml
+from privsynth.transforms.encoder import Encoded, Encoder
+
+MIN_ROWS = 10
+NO_GUARANTEE = "none: no formal privacy guarantee (privacy is measured by attacks, not claimed)"
+
+
+def _rngs(seed: int, parts: int) -> list[np.random.Generator]:
+    """Independent generators for the pipeline's stages, all derived from one user seed."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(parts)]
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+
+
+def created_now() -> str:
+    """UTC time of creation; SOURCE_DATE_EPOCH (the reproducible-builds convention) pins it."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(pinned), UTC) if pinned else datetime.now(UTC)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Model:
+    """What `fit` returns: everything needed to sample, and nothing of the raw data beyond the learned
+    state (quantile grids pooled over >= k rows, frequent categories, correlations)."""
+
+    def __init__(self, schema: Schema, encoder: Encoder, fitted: engines.Fitted, manifest: dict, extras: dict):
+        self.schema = schema
+        self.encoder = encoder
+        self.fitted = fitted
+        self.manifest = manifest
+        self.extras = extras  # per non-learned column: replacement state (digit layouts, text lengths)
+
+    @property
+    def engine(self) -> str:
+        return self.manifest["engine"]["name"]
+
+    def __repr__(self) -> str:
+        src = self.manifest["source"]
+        return f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={src['rows']} rows>"
+
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """`n` synthetic rows in the training data's shape (column order, dtypes, formats).
+
+        `conditions` fixes columns: a mapping of column -> one value or n values, or a DataFrame of n rows.
+        `seed` None draws a fresh one; the same seed always gives the same rows.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+            raise ParameterError(f"number of rows must be a positive integer, got {n!r}")
+        n = int(n)
+        engine_rng, decode_rng, extra_rng, cond_rng = _rngs(_fresh_seed() if seed is None else seed, 4)
+        fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
+        encoded = self.fitted.sample(n, engine_rng, fixed)
+        learned = self.encoder.decode(encoded, self.schema, decode_rng)
+        out = {}
+        for column in self.schema.columns:
+            if column.policy == "drop":
+                continue
+            out[column.name] = learned[column.name] if column.learned else self._replacement(column, n, extra_rng)
+        return pd.DataFrame(out)
+
+    def _fixed(self, n: int, conditions, rng: np.random.Generator) -> Encoded:
+        frame = conditions if isinstance(conditions, pd.DataFrame) else pd.DataFrame(
+            {k: (v if np.ndim(v) else [v] * n) for k, v in dict(conditions).items()}
+        )
+        if len(frame) != n:
+            raise ParameterError(f"conditions have {len(frame)} rows but {n} were asked for")
+        learned = {c.name for c in self.schema.columns if c.learned}
+        problems = [f"cannot condition on {name!r}: " + (
+            "not a learned column" if name in self.schema.names else "no such column") for name in frame.columns
+            if name not in learned]
+        for codec in self.encoder.codecs:
+            if codec.name in frame.columns and codec.transform == "categorical":
+                allowed = set(codec.params["categories"])
+                bad = sorted({str(v) for v in frame[codec.name].dropna() if v not in allowed})
+                if bad:
+                    problems.append(f"column {codec.name!r} has no category {', '.join(bad[:5])} the model may reproduce")
+        if problems:
+            raise ParameterError("; ".join(problems))
+        try:
+            return self.encoder.encode(frame, self.schema, rng, fill=False)
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"conditions cannot be encoded: {exc}") from None
+
+    def _replacement(self, column, n: int, rng: np.random.Generator) -> pd.Series:
+        state = self.extras.get(column.name, {})
+        if column.kind in ("constant", "empty"):
+            series = pd.Series([column.value] * n, dtype=object)
+        elif column.kind == "text":
+            lengths = np.interp(rng.random(n), np.linspace(0, 1, len(state["lengths"])), state["lengths"])
+            series = pd.Series(placeholder_text(np.round(lengths).astype(int), rng), dtype=object)
+        elif column.policy == "surrogate":
+            series = pii.surrogate_keys(n, column.dtype, state.get("width", 0))
+        else:
+            series = pd.Series(pii.fake_values(column.pii or "key", n, rng, state.get("layouts")), dtype=object)
+        if column.nullable and state.get("null_rate"):
+            series = series.where(rng.random(n) >= state["null_rate"], None)
+        try:
+            return series.astype(column.dtype) if column.kind != "text" and column.dtype != "object" else series
+        except (TypeError, ValueError):
+            return series
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model as one zip of JSON + .npy arrays (no pickle), atomically."""
+        from privsynth import modelfile
+
+        return modelfile.save(self, path)
+
+
+def placeholder_text(lengths: np.ndarray, rng: np.random.Generator) -> list[str]:
+    """Lorem-ipsum-like text of the given lengths: free text is never learned, only its length."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(int(rng.integers(0, 2**31 - 1)))
+    words = fake.words(nb=200)
+    out = []
+    for length in lengths:
+        picked = rng.choice(words, size=max(1, length // 4 + 1))
+        out.append(" ".join(picked)[: max(int(length), 1)].strip() or "x")
+    return out
+
+
+def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
+    """Replacement state for columns that are not learned; carries no personal values.
+
+    Phone/national-id digit layouts are kept only when used by >= k rows; text keeps its length
+    quantiles pooled like numeric grids.
+    """
+    out: dict[str, dict] = {}
+    for column in schema.columns:
+        if column.learned or column.policy == "drop":
+            continue
+        series = frame[column.name]
+        state: dict[str, Any] = {"null_rate": float(series.isna().mean())}
+        values = series.dropna().astype(str)
+        if column.kind == "text":
+            state["lengths"] = [float(q) for q in np.quantile(values.str.len(), np.linspace(0, 1, 11))]
+        elif column.policy == "surrogate":
+            state["width"] = int(values.str.len().median()) if len(values) else 0
+        elif column.pii in ("phone", "national_id"):
+            layouts = values.str.replace(r"\d", "9", regex=True).value_counts()
+            frequent = layouts[layouts >= schema.rare_category_threshold]
+            state["layouts"] = [x for x, c in frequent.items() for _ in range(int(min(c, 100)))]
+        out[column.name] = state
+    return out
+
+
+def _as_schema(frame: pd.DataFrame, schema) -> Schema:
+    if isinstance(schema, Schema):
+        return Schema.infer(frame, SchemaFile(**{k: v for k, v in schema.model_dump().items()}))
+    if schema is None or isinstance(schema, SchemaFile):
+        return Schema.infer(frame, schema)
+    return Schema.infer(frame, load_yaml(schema))
+
+
+def _check_fit_input(frame: pd.DataFrame, schema: Schema) -> None:
+    problems = []
+    if len(frame) < MIN_ROWS:
+        problems.append(f"need at least {MIN_ROWS} rows to learn from, got {len(frame)}")
+    for column in schema.columns:
+        if column.kind == "empty" and column.policy != "drop":
+            problems.append(
+                f"column {column.name!r} is entirely empty: drop it from the data, or set `policy: drop` "
+                "(or `kind: constant` to keep it empty) for it in a schema file"
+            )
+    if not any(c.learned for c in schema.columns) and len(frame) >= MIN_ROWS:
+        problems.append("no column is left to learn (all are identifiers, text, constants or dropped)")
+    if problems:
+        raise SchemaError(problems)
+
+
+def fit(
+    data: pd.DataFrame | str | os.PathLike,
+    engine: str = "copula",
+    *,
+    schema: Schema | SchemaFile | str | os.PathLike | None = None,
+    seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    table: str | None = None,
+    **params,
+) -> Model:
+    """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
+
+    `schema` overrides inference (a Schema, or a schema YAML path); `seed` None draws a fresh one, which
+    is recorded in the manifest. Engine parameters are passed as keywords. The input is never modified.
+    """
+    step = progress or (lambda _msg: None)
+    engine_obj = engines.make(engine, **params)
+    if not isinstance(data, pd.DataFrame):
+        from privsynth import io
+
+        step("reading data")
+        data = io.read(data, table=table)
+    if isinstance(seed, bool) or (seed is not None and (not isinstance(seed, int | np.integer) or seed < 0)):
+        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _fresh_seed() if seed is None else int(seed)
+    step("inferring schema")
+    schema_obj = _as_schema(data, schema)
+    _check_fit_input(data, schema_obj)
+    encode_rng, engine_rng = _rngs(seed, 2)
+    step("encoding columns")
+    encoder = Encoder.fit(data, schema_obj)
+    encoded = encoder.encode(data, schema_obj, encode_rng)
+    step(f"fitting {engine}")
+    fitted = engine_obj.fit(encoded, engine_rng)
+    manifest = {
+        "format": "privsynth-model",
+        "format_version": 1,
+        "privsynth_version": __version__,
+        "created": created_now(),
+        "engine": {"name": engine, "params": params_of(engine_obj)},
+        "seed": seed,
+        "source": fingerprint(data),
+        "privacy": {"mechanism": "none", "guarantee": NO_GUARANTEE},
+        "rare_category_threshold": schema_obj.rare_category_threshold,
+    }
+    return Model(schema_obj, encoder, fitted, manifest, _extras(data, schema_obj))
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Read a model file written by `Model.save`. Never executes code from the file."""
+    from privsynth import modelfile
+
+    return modelfile.load(path)
+
+
+def rebuild(manifest: dict, body: dict, arrays: dict[str, np.ndarray]) -> Model:
+    """A Model from the parts of a model file (see `modelfile`)."""
+    schema = Schema.model_validate(body["schema"])
+    encoder = Encoder.from_state(body["encoder"], {k: v for k, v in arrays.items() if k.startswith("encoder/")})
+    engine_arrays = {k[len("engine/"):]: v for k, v in arrays.items() if k.startswith("engine/")}
+    try:
+        cls = fitted_class(manifest["engine"]["name"])
+    except KeyError:
+        raise InputError(f"model uses engine {manifest['engine']['name']!r}, unknown to this privsynth") from None
+    fitted = cls.from_state(body["engine_state"], engine_arrays)
+    return Model(schema, encoder, fitted, manifest, body.get("extras", {}))

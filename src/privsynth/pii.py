@@ -1,0 +1,139 @@
+"""Direct identifiers: detect them, and make replacements that carry nothing of the real values.
+
+A column flagged here is never shown to an encoder or engine unless the user sets `policy: keep`.
+Policies: `fake` (format-preserving fakes from Faker, seeded), `surrogate` (fresh keys 1..n),
+`drop` (column left out of the output), `keep` (learned like any other column: the user's choice).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import numpy as np
+import pandas as pd
+
+POLICIES = ("keep", "fake", "surrogate", "drop")
+PII_KINDS = (
+    "email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key",
+)
+
+_EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_CARD = re.compile(r"^\d{4}([ -]?\d{4}){2}[ -]?\d{1,7}$")
+_STREET = re.compile(
+    r"^\d+[A-Za-z]?\s+([\w.'-]+\s+){0,4}(street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|"
+    r"court|ct|place|pl|terrace|parkway|pkwy|circle|cir|highway|hwy|square|sq)\b\.?",
+    re.IGNORECASE,
+)
+_PERSON_WORDS = re.compile(r"^[A-Z][a-zA-Z'.-]+( [A-Z][a-zA-Z'.-]+){0,3}$")
+_NAME_HINTS = {
+    "email": re.compile(r"e_?mail", re.I),
+    "phone": re.compile(r"(phone|mobile|cell|tel(ephone)?|fax)", re.I),
+    "person_name": re.compile(
+        r"^((first|last|full|sur|given|family|middle|maiden|customer|patient|person|user|employee|contact)"
+        r"[ _]?)?name$|^(surname|forename|firstname|lastname)$", re.I),
+    "national_id": re.compile(r"(ssn|social_?security|national_?id|passport|tax_?id|nino|sin$)", re.I),
+    "credit_card": re.compile(r"(card_?(number|no|num)|credit_?card|^pan$|^cc_?num)", re.I),
+    "ip_address": re.compile(r"(^ip$|ip_?addr|ipv[46])", re.I),
+    "street_address": re.compile(r"(street|address|addr)", re.I),
+}
+KEY_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|^key$|_key$|rownames|^index$|^row_?(id|num|number)$)", re.I)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _share(texts: pd.Series, test) -> float:
+    return float(np.mean([bool(test(t)) for t in texts])) if len(texts) else 0.0
+
+
+def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] | None:
+    """(pii kind, reason) when a text column holds direct identifiers, by content and name; else None.
+
+    Content rules need 90% of up to `sample` non-null values to match; person names also need a
+    name-like column name, because capitalised words alone (cities, brands) are not names.
+    """
+    texts = values.dropna().astype(str).str.strip()
+    texts = texts[texts != ""]
+    if texts.empty:
+        return None
+    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample]
+    checks = (
+        ("email", lambda t: _EMAIL.match(t)),
+        ("national_id", lambda t: _SSN.match(t)),
+        ("credit_card", lambda t: _CARD.match(t) and _luhn_ok(re.sub(r"\D", "", t))),
+        ("ip_address", _is_ip),
+        ("street_address", lambda t: _STREET.match(t)),
+        ("phone", lambda t: _PHONE.match(t) and 7 <= len(re.sub(r"\D", "", t)) <= 15
+         and (not t.isdigit() or _NAME_HINTS["phone"].search(name))),
+    )
+    for kind, test in checks:
+        share = _share(texts, test)
+        if share >= 0.9:
+            return kind, f"{share:.0%} of sampled values look like {kind.replace('_', ' ')}"
+    if _NAME_HINTS["person_name"].search(name) and _share(texts, _PERSON_WORDS.match) >= 0.9:
+        if texts.nunique() >= min(20, len(texts)) * 0.5:
+            return "person_name", "column name and capitalised-word values suggest person names"
+    return None
+
+
+# ---------------------------------------------------------------- replacements
+
+def _digit_template(texts: pd.Series, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Fresh values in the real values' layouts: every digit redrawn, separators kept."""
+    layouts = texts.dropna().astype(str).str.replace(r"\d", "9", regex=True)
+    layouts = layouts.value_counts()
+    chosen = rng.choice(layouts.index.to_numpy(dtype=object), size=n, p=(layouts / layouts.sum()).to_numpy())
+    digits = rng.integers(0, 10, size=(n, max(len(x) for x in chosen)))
+    out = np.empty(n, dtype=object)
+    for i, layout in enumerate(chosen):
+        row = digits[i]
+        out[i] = "".join(str(row[j]) if ch == "9" else ch for j, ch in enumerate(layout))
+    return out
+
+
+def fake_values(kind: str, n: int, rng: np.random.Generator, layouts: list[str] | None = None) -> np.ndarray:
+    """`n` fake values of one pii kind, reproducible from `rng`. `layouts` (phones, ids) are digit masks
+    such as "(999) 999-9999" learned from the column (masks carry no personal data)."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(int(rng.integers(0, 2**31 - 1)))
+    if kind in ("phone", "national_id") and layouts:
+        return _digit_template(pd.Series(layouts), n, rng)
+    make = {
+        "email": fake.email,
+        "phone": fake.phone_number,
+        "person_name": fake.name,
+        "national_id": fake.ssn,
+        "credit_card": fake.credit_card_number,
+        "ip_address": fake.ipv4_public,
+        "street_address": fake.street_address,
+    }.get(kind, fake.uuid4)
+    return np.array([make() for _ in range(n)], dtype=object)
+
+
+def surrogate_keys(n: int, dtype: str, width: int = 0) -> pd.Series:
+    """Fresh keys 1..n (integers) or zero-padded strings of the real keys' width; unrelated to real keys."""
+    keys = np.arange(1, n + 1)
+    if "int" in dtype.lower() or "float" in dtype.lower():
+        return pd.Series(keys, dtype="int64" if "int" in dtype.lower() else dtype)
+    width = max(width, len(str(n)))
+    return pd.Series([f"S{k:0{width - 1}d}" if width > 1 else f"S{k}" for k in keys], dtype=object)

@@ -1,0 +1,315 @@
+"""What each column is: kind, dtype, nullability, bounds, precision, datetime format, identifier policy.
+
+`Schema.infer(frame)` measures a DataFrame; `to_yaml` writes a file a user can edit; passing that file
+back (`Schema.infer(frame, overrides=load_yaml(path))`) overrides whatever it states and infers the rest.
+Validation collects every problem and raises one SchemaError listing them all.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from privsynth import dates, pii
+from privsynth.errors import SchemaError
+
+Kind = Literal[
+    "numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text", "constant", "empty"
+]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+LEARNED_KINDS = ("numeric", "integer", "categorical", "boolean", "datetime")
+Policy = Literal["keep", "fake", "surrogate", "drop"]
+PiiKind = Literal[
+    "email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key"
+]
+MAX_PRECISION = 8
+
+
+class Column(BaseModel):
+    """One column. `min`/`max` are numbers, or ISO 8601 text for datetimes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Kind
+    dtype: str
+    nullable: bool = False
+    min: float | str | None = None
+    max: float | str | None = None
+    precision: int | None = None
+    datetime_format: str | None = None
+    timezone: str | None = None
+    value: Any = None
+    pii: PiiKind | None = None
+    policy: Policy = "keep"
+    note: str | None = None
+
+    @property
+    def learned(self) -> bool:
+        """True when an engine learns this column (identifiers, text and constants are not learned)."""
+        return self.policy == "keep" and self.kind in LEARNED_KINDS
+
+
+class ColumnOverride(BaseModel):
+    """A column entry in a user's schema file: every field but the name is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Kind | None = None
+    dtype: str | None = None
+    nullable: bool | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    precision: int | None = None
+    datetime_format: str | None = None
+    timezone: str | None = None
+    value: Any = None
+    pii: PiiKind | None = None
+    policy: Policy | None = None
+    note: str | None = None
+
+
+class Settings(BaseModel):
+    """Table-wide settings of a schema file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rare_category_threshold: int = 5
+    rare_category_marker: str | None = None
+    max_categories: int = 10_000
+
+
+class SchemaFile(Settings):
+    version: int = 1
+    columns: list[ColumnOverride] = []
+
+
+class Schema(Settings):
+    """All columns of a table, in order, plus the table-wide settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    columns: list[Column]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @classmethod
+    def infer(cls, frame: pd.DataFrame, overrides: SchemaFile | None = None) -> Schema:
+        """Measure `frame`; what `overrides` states wins. Raises SchemaError listing every problem."""
+        overrides = overrides or SchemaFile()
+        settings = Settings(**overrides.model_dump(include=set(Settings.model_fields)))
+        given = {c.name: c for c in overrides.columns}
+        problems = [
+            f"column {name!r} in the schema file is not in the data (columns: {', '.join(map(str, frame.columns))})"
+            for name in given if name not in frame.columns
+        ]
+        columns = []
+        for name in frame.columns:
+            try:
+                columns.append(infer_column(str(name), frame[name], settings, given.get(str(name))))
+            except SchemaError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise SchemaError(problems)
+        return cls(columns=columns, **settings.model_dump())
+
+    def to_yaml(self) -> str:
+        body = self.model_dump(exclude_none=True)
+        body["columns"] = [
+            {k: v for k, v in c.items() if not (k == "nullable" and v is False) and not (k == "policy" and v == "keep")}
+            for c in body["columns"]
+        ]
+        return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def load_yaml(path: str | Path) -> SchemaFile:
+    """Read a schema file. Errors name the file and the field, e.g. `columns[2].kind`."""
+    path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"schema file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"{path} must hold a mapping with a 'columns' list")
+    try:
+        return SchemaFile.model_validate(raw)
+    except ValidationError as exc:
+        raise SchemaError([
+            f"{path}: {'.'.join(str(p) if not isinstance(p, int) else f'[{p}]' for p in err['loc']).replace('.[', '[')}"
+            f": {err['msg']}"
+            for err in exc.errors()
+        ]) from None
+
+
+# ---------------------------------------------------------------- inference of one column
+
+def _decimals(values: np.ndarray) -> int:
+    """Fewest decimal places (<= MAX_PRECISION) that represent every value exactly (to 1e-9 relative)."""
+    finite = values[np.isfinite(values)]
+    if finite.size > 100_000:
+        finite = finite[:: finite.size // 100_000]
+    for places in range(MAX_PRECISION + 1):
+        scaled = finite * 10.0**places
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled)) * 1e-3 + 1e-7):
+            return places
+    return MAX_PRECISION
+
+
+def _number(x: Any) -> float | int:
+    value = float(x)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[str, str | None, dict]:
+    """(kind, note, extras) inferred from the values alone. extras may hold datetime_format / pii."""
+    values = series.dropna()
+    if values.empty:
+        return "empty", "every value is missing", {}
+    n_distinct = values.nunique()
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean", None, {}
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime", None, {}
+    if n_distinct == 1:
+        return "constant", "a single value", {}
+    if pd.api.types.is_numeric_dtype(series):
+        return _numeric_kind(name, values, n_distinct, len(series))
+    text = values.astype(str)
+    numbers = pd.to_numeric(text, errors="coerce")
+    parsed = numbers.notna().mean()
+    if parsed == 1.0:
+        return _numeric_kind(name, numbers, n_distinct, len(series))
+    if parsed >= 0.9:
+        bad = text[numbers.isna()]
+        raise SchemaError(
+            f"column {name!r} mixes types: {len(bad)} of {len(text)} values are not numbers "
+            f"(e.g. {bad.iloc[0]!r} in row {bad.index[0] + 2 if isinstance(bad.index[0], int | np.integer) else bad.index[0]}); "
+            "fix those values or declare `kind: categorical` for it in a schema file"
+        )
+    fmt = dates.guess_format(text)
+    if fmt is not None:
+        return "datetime", f"text dates in format {fmt}", {"datetime_format": fmt}
+    found = pii.detect(name, text)
+    if found:
+        kind, reason = found
+        return "identifier", reason, {"pii": kind, "policy": "fake"}
+    lengths = text.str.len()
+    if n_distinct == len(series) and len(series) >= 20 and lengths.max() <= 64 and not text.str.contains(" ").any():
+        return "identifier", "every value is unique (a key)", {"pii": "key", "policy": "surrogate"}
+    if n_distinct > settings.max_categories or (n_distinct > 0.5 * len(values) and lengths.mean() > 20):
+        return "text", (
+            f"{n_distinct} distinct values: treated as free text, which is not learned "
+            "(placeholder text of similar length is generated)"
+        ), {}
+    return "categorical", None, {}
+
+
+def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) -> tuple[str, str | None, dict]:
+    floats = values.to_numpy(dtype="float64")
+    integral = bool(np.all(np.isfinite(floats)) and np.all(floats == np.round(floats)))
+    if integral and dates.DATE_NAME.search(name) and floats.min() >= 1000_01_01 and floats.max() <= 9999_12_31:
+        as_text = pd.Series(floats.astype("int64")).astype(str)
+        if dates.guess_format(as_text) is None:
+            try:
+                pd.to_datetime(as_text, format=dates.INTEGER_DATE_FORMAT, errors="raise")
+                return "datetime", "integers in YYYYMMDD form", {"datetime_format": dates.INTEGER_DATE_FORMAT}
+            except (ValueError, OverflowError):
+                pass
+    if integral and n_distinct == n_rows and n_rows >= 20:
+        dense = (floats.max() - floats.min() + 1) <= 2 * n_rows
+        if pii.KEY_NAME.search(name) or dense:
+            return "identifier", "unique integers (a key)", {"pii": "key", "policy": "surrogate"}
+    return ("integer" if integral else "numeric"), None, {}
+
+
+def infer_column(name: str, series: pd.Series, settings: Settings, given: ColumnOverride | None = None) -> Column:
+    """One Column from data, with whatever `given` (a schema-file entry) states taking precedence."""
+    stated = given.model_dump(exclude_none=True, exclude={"name"}) if given else {}
+    if given is not None and "value" in given.model_fields_set:
+        stated["value"] = given.value
+    problems: list[str] = []
+    kind = stated.get("kind")
+    note, extras = None, {}
+    if kind is None or kind in ("datetime", "identifier") and "datetime_format" not in stated:
+        inferred, note, extras = _kind_from_data(name, series, settings)
+        kind = kind or inferred
+    fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(series.dtype), "note": note}
+    fields["nullable"] = bool(series.isna().any())
+    if kind in ("identifier",):
+        fields["pii"] = extras.get("pii", "key")
+        fields["policy"] = extras.get("policy", "surrogate" if fields["pii"] == "key" else "fake")
+    elif extras.get("datetime_format"):
+        fields["datetime_format"] = extras["datetime_format"]
+    fields.update({k: v for k, v in stated.items() if k in ("datetime_format", "timezone")})
+    values = series.dropna()
+    try:
+        fields.update(_measure(kind, values, series, fields, settings, name))
+    except (ValueError, TypeError, OverflowError) as exc:
+        problems.append(f"column {name!r} cannot be read as {kind}: {str(exc).splitlines()[0]}")
+    fields.update(stated)
+    if problems:
+        raise SchemaError(problems)
+    try:
+        return Column(**fields)
+    except ValidationError as exc:
+        raise SchemaError([f"column {name!r}: {e['loc'][0]}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def _measure(kind: str, values: pd.Series, series: pd.Series, fields: dict, settings: Settings, name: str) -> dict:
+    """Bounds, precision, format and constant value for a column of the given kind."""
+    out: dict[str, Any] = {}
+    if values.empty:
+        return out
+    if kind in ("numeric", "integer"):
+        numbers = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64")
+        if not np.all(np.isfinite(numbers)):
+            raise ValueError("infinite values are not supported")
+        out["min"], out["max"] = _number(numbers.min()), _number(numbers.max())
+        out["precision"] = 0 if kind == "integer" else _decimals(numbers)
+    elif kind == "datetime":
+        fmt = fields.get("datetime_format")
+        if fmt is None and not pd.api.types.is_datetime64_any_dtype(series):
+            fmt = dates.guess_format(values.astype(str))
+            if fmt is None:
+                raise ValueError("no known date format fits its values; set datetime_format in the schema file")
+            out["datetime_format"] = fmt
+        seconds = dates.to_seconds(values, fmt)
+        out["min"], out["max"] = dates.iso(np.nanmin(seconds)), dates.iso(np.nanmax(seconds))
+        tz = fields.get("timezone") or dates.common_timezone(values, fmt)
+        if tz:
+            out["timezone"] = tz
+    elif kind == "categorical":
+        n_distinct = values.nunique()
+        if n_distinct > settings.max_categories:
+            raise ValueError(
+                f"{n_distinct} distinct values exceed max_categories={settings.max_categories}; "
+                "declare it `kind: text` or `identifier`, or raise max_categories in the schema file"
+            )
+    elif kind == "constant":
+        first = values.iloc[0]
+        first = first.item() if isinstance(first, np.generic) else first
+        if isinstance(first, float) and math.isnan(first):
+            first = None
+        out["value"] = first if first is None or isinstance(first, bool | int | float | str) else str(first)
+    elif kind == "text":
+        lengths = values.astype(str).str.len()
+        out["min"], out["max"] = int(lengths.min()), int(lengths.max())
+    return out
