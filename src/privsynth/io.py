@@ -159,16 +159,24 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
         engine.dispose()
 
 
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success rename it over `target`, else delete it."""
+def check_output(target: str | os.PathLike) -> None:
+    """Fail early (before any long work) when a file output cannot be written where asked."""
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"output directory does not exist: {parent}")
     if target.is_dir():
         raise InputError(f"output path is a directory: {target}")
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output directory is not writable: {parent}")
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success rename it over `target`, else delete it."""
+    check_output(target)
+    target = Path(target)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(tmp_name)
     try:

@@ -40,8 +40,8 @@ class Column(BaseModel):
     kind: Kind
     dtype: str
     nullable: bool = False
-    min: float | str | None = None
-    max: float | str | None = None
+    min: int | float | str | None = None
+    max: int | float | str | None = None
     precision: int | None = None
     datetime_format: str | None = None
     timezone: str | None = None
@@ -65,8 +65,8 @@ class ColumnOverride(BaseModel):
     kind: Kind | None = None
     dtype: str | None = None
     nullable: bool | None = None
-    min: float | str | None = None
-    max: float | str | None = None
+    min: int | float | str | None = None
+    max: int | float | str | None = None
     precision: int | None = None
     datetime_format: str | None = None
     timezone: str | None = None

