@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -62,11 +63,13 @@ def _read(data: str, table: str | None, encoding: str):
 
 
 def _schema_table(schema, frame) -> Table:
-    table = Table(title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left")
+    table = Table(
+        title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left", box=box.SIMPLE_HEAD
+    )
     for header in ("column", "kind", "dtype", "nulls", "min", "max", "detail", "policy"):
-        table.add_column(header, overflow="fold")
+        table.add_column(header, overflow="fold", no_wrap=header != "detail")
     for c in schema.columns:
-        detail = c.datetime_format or ("" if c.precision is None else f"{c.precision} decimals")
+        detail = c.datetime_format or ("" if c.precision is None else f"{c.precision} dp")
         if c.kind == "datetime" and c.timezone:
             detail = f"{detail} {c.timezone}".strip()
         policy = "learned" if c.learned else (c.policy if c.policy != "keep" else "not learned")
@@ -226,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:
         if debug:
             raise
-        hint = f" (see privsynth {exc.ctx.info_name} --help)" if getattr(exc, "ctx", None) else ""
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.info_name if ctx is not None and ctx.info_name != "privsynth" else ""
+        hint = f" (see privsynth {command} --help)".replace("  ", " ")
         err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
         return 2
     except typer.Abort:

@@ -179,6 +179,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual permissions
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -74,7 +74,7 @@ class Model:
         engine_rng, decode_rng, extra_rng, cond_rng = _rngs(_fresh_seed() if seed is None else seed, 4)
         fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
         encoded = self.fitted.sample(n, engine_rng, fixed)
-        learned = self.encoder.decode(encoded, self.schema, decode_rng)
+        learned = self.encoder.decode(encoded, self.schema, decode_rng, fixed)
         out = {}
         for column in self.schema.columns:
             if column.policy == "drop":

@@ -3,6 +3,11 @@
 Each variable is mapped to a standard normal score: z = Phi^-1(u) for continuous uniform scores, and for
 discrete codes the distributional transform z = Phi^-1(F(c-1) + v * p(c)), v ~ U(0, 1), which makes a
 discrete variable's scores exactly normal. The model is the correlation matrix R of those scores.
+The noise of the distributional transform attenuates correlations with discrete variables: for a latent
+normal L cut into codes, Cov(z_DT, Y) = rho * v with v = Var(E[L | code]) = sum_c p_c m_c^2, where
+m_c = (phi(a_c) - phi(b_c)) / p_c is the mean of L on the code's interval [a_c, b_c]. So R is estimated as
+r_ij / (v_i v_j) (v = 1 for continuous variables; first order for two discrete ones), which is the
+latent correlation that sampling by thresholds needs (the polyserial correction).
 Sampling draws z ~ N(0, R) and maps back (u = Phi(z); a code is the CDF step that u falls in).
 Conditioning on fixed variables uses the Gaussian conditional
     z_r | z_f ~ N(R_rf R_ff^-1 z_f, R_rr - R_rf R_ff^-1 R_fr),
@@ -45,9 +50,23 @@ def normal_scores(
     return z
 
 
-def correlation(z: np.ndarray) -> np.ndarray:
-    """Pearson correlation of normal scores, made positive definite and rounded to 12 decimals so that
-    the stored matrix does not depend on the BLAS thread count."""
+def explained_variance(freq: np.ndarray) -> float:
+    """v = Var(E[L | code]) for a standard normal L cut at the CDF steps of `freq` (1 for continuous)."""
+    if freq.size == 0:
+        return 1.0
+    edges = ndtri(np.clip(np.concatenate([[0.0], np.cumsum(freq)]), 0, 1))
+    dens = np.exp(-0.5 * np.nan_to_num(edges, posinf=np.inf, neginf=-np.inf) ** 2) / np.sqrt(2 * np.pi)
+    dens[~np.isfinite(edges)] = 0.0
+    present = freq > 0
+    means = np.zeros_like(freq)
+    means[present] = (dens[:-1] - dens[1:])[present] / freq[present]
+    return float(max(np.sum(freq * means**2), 1e-3))
+
+
+def correlation(z: np.ndarray, attenuation: np.ndarray | None = None) -> np.ndarray:
+    """Latent correlation of normal scores: Pearson r_ij / (a_i a_j) with a = `attenuation`, clipped,
+    made positive definite and rounded to 12 decimals so that the stored matrix does not depend on the
+    BLAS thread count."""
     m = z.shape[1]
     if m == 0:
         return np.empty((0, 0))
@@ -56,6 +75,8 @@ def correlation(z: np.ndarray) -> np.ndarray:
     sd[sd == 0] = 1.0
     centred /= sd
     corr = (centred.T @ centred) / z.shape[0]
+    if attenuation is not None:
+        corr = np.clip(corr / np.outer(attenuation, attenuation), -0.995, 0.995)
     np.fill_diagonal(corr, 1.0)
     vals, vecs = np.linalg.eigh((corr + corr.T) / 2)
     vals = np.clip(vals, 1e-6, None)
@@ -132,4 +153,5 @@ class Copula:
             code_frequencies(data.values[:, j], k) if k else np.empty(0) for j, k in enumerate(data.cardinality)
         )
         z = normal_scores(data.values, data.cardinality, _cdfs(freqs), rng)
-        return FittedCopula(data.names, data.cardinality, freqs, correlation(z))
+        attenuation = np.array([explained_variance(f) for f in freqs])
+        return FittedCopula(data.names, data.cardinality, freqs, correlation(z, attenuation))

@@ -1,9 +1,10 @@
-"""The table <-> Encoded bridge: one transform per learned column, plus missingness as variables.
+"""The table <-> Encoded bridge: one transform per learned column, plus missingness as one variable.
 
-Every learned column becomes a value variable (continuous u in (0, 1), or discrete codes) and, when the
-column has nulls, a binary `<name>::missing` variable. Engines therefore model which columns are missing
-together (null patterns), not only each column's null rate. Value variables of missing cells hold a
-random draw from the column's marginal so that they carry no signal.
+Every learned column becomes a value variable (continuous u in (0, 1), or discrete codes). When columns
+have nulls, one more discrete variable `::missing` holds the row's null pattern (which of the nullable
+columns are missing together), so engines keep joint missingness, not only each column's null rate.
+A pattern seen in fewer than k rows is merged into the nearest frequent pattern (rare protection, as for
+categories). Value variables of missing cells hold a random draw from the column's marginal.
 """
 
 from __future__ import annotations
@@ -67,12 +68,17 @@ def _bound(value, column: Column) -> float | None:
 class Encoder:
     """Fitted transforms for the learned columns of a schema."""
 
-    def __init__(self, codecs: list[ColumnCodec]):
+    def __init__(self, codecs: list[ColumnCodec], patterns: np.ndarray | None = None):
         self.codecs = codecs
+        self.patterns = patterns  # (n_patterns, n_nullable) bool, most frequent first; None if no nulls
+
+    @property
+    def nullable(self) -> list[ColumnCodec]:
+        return [c for c in self.codecs if c.nullable]
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: Schema) -> Encoder:
-        codecs = []
+        codecs, masks = [], []
         for column in schema.columns:
             if not column.learned:
                 continue
@@ -93,36 +99,30 @@ class Encoder:
             transform = "categorical" if column.kind in ("categorical", "boolean") else "numeric"
             nullable = bool(pd.isna(raw).any())
             codecs.append(ColumnCodec(column.name, transform, params, arrays, nullable))
-        return cls(codecs)
+            if nullable:
+                masks.append(pd.isna(raw))
+        patterns = _frequent_patterns(np.column_stack(masks), schema.rare_category_threshold) if masks else None
+        return cls(codecs, patterns)
 
     @property
     def names(self) -> tuple[str, ...]:
-        out = []
-        for c in self.codecs:
-            out.append(c.name)
-            if c.nullable:
-                out.append(c.name + MISSING)
-        return tuple(out)
+        return tuple(c.name for c in self.codecs) + ((MISSING,) if self.patterns is not None else ())
 
     @property
     def cardinality(self) -> tuple[int, ...]:
-        out = []
-        for c in self.codecs:
-            out.append(c.cardinality)
-            if c.nullable:
-                out.append(2)
-        return tuple(out)
+        extra = (len(self.patterns),) if self.patterns is not None else ()
+        return tuple(c.cardinality for c in self.codecs) + extra
 
     def encode(self, frame: pd.DataFrame, schema: Schema, rng: np.random.Generator, fill: bool = True) -> Encoded:
         """Encode the columns of `frame` (absent columns become NaN = free). With `fill`, value variables
-        of missing cells are filled with draws from the marginal (for fitting); else they stay NaN."""
+        of missing cells get draws from the marginal and the null pattern is encoded (for fitting); without
+        it they stay NaN and the pattern is left free (for conditions)."""
         n = len(frame)
-        cols = []
+        cols, masks = [], []
         for codec in self.codecs:
             if codec.name not in frame.columns:
                 cols.append(np.full(n, np.nan))
-                if codec.nullable:
-                    cols.append(np.full(n, np.nan))
+                masks.append(np.zeros(n, bool))
                 continue
             raw = _raw(frame[codec.name], schema[codec.name])
             if codec.transform == "numeric":
@@ -137,21 +137,29 @@ class Encoder:
                     weights = codec.arrays["counts"] / codec.arrays["counts"].sum()
                     values[missing] = rng.choice(len(weights), size=int(missing.sum()), p=weights)
             cols.append(values)
-            if codec.nullable:
-                cols.append(missing.astype("float64"))
+            masks.append(missing)
+        if self.patterns is not None:
+            if fill:
+                nullable = [m for m, c in zip(masks, self.codecs, strict=True) if c.nullable]
+                cols.append(_nearest_pattern(np.column_stack(nullable), self.patterns).astype("float64"))
+            else:
+                cols.append(np.full(n, np.nan))
         values = np.column_stack(cols) if cols else np.empty((n, 0))
         return Encoded(self.names, self.cardinality, values)
 
-    def decode(self, data: Encoded, schema: Schema, rng: np.random.Generator) -> dict[str, pd.Series]:
-        """Columns in their original representation (dtype, format, precision, range) from `data`."""
+    def decode(
+        self, data: Encoded, schema: Schema, rng: np.random.Generator, fixed: Encoded | None = None
+    ) -> dict[str, pd.Series]:
+        """Columns in their original representation (dtype, format, precision, range) from `data`.
+        Cells that `fixed` pins are never made missing by the sampled null pattern."""
         out: dict[str, pd.Series] = {}
-        position = {name: j for j, name in enumerate(data.names)}
-        for codec in self.codecs:
+        missing_of = self._missing(data)
+        for j, codec in enumerate(self.codecs):
             column = schema[codec.name]
-            values = data.values[:, position[codec.name]]
-            missing = (
-                data.values[:, position[codec.name + MISSING]] > 0.5 if codec.nullable else np.zeros(data.n, bool)
-            )
+            values = data.values[:, j]
+            missing = missing_of.get(codec.name, np.zeros(data.n, bool))
+            if fixed is not None:
+                missing = missing & np.isnan(fixed.values[:, j])
             if codec.transform == "numeric":
                 x = numeric.decode(values, codec.params, codec.arrays)
                 x = numeric.finish(
@@ -166,22 +174,54 @@ class Encoder:
                 out[codec.name] = restore_categories(x, column)
         return out
 
-    def state(self) -> tuple[list[dict], dict[str, np.ndarray]]:
-        params, arrays = [], {}
+    def _missing(self, data: Encoded) -> dict[str, np.ndarray]:
+        if self.patterns is None:
+            return {}
+        codes = np.clip(data.values[:, len(self.codecs)].astype("int64"), 0, len(self.patterns) - 1)
+        rows = self.patterns[codes]
+        return {c.name: rows[:, i] for i, c in enumerate(self.nullable)}
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        columns, arrays = [], {}
         for i, c in enumerate(self.codecs):
-            params.append({"name": c.name, "transform": c.transform, "params": c.params, "nullable": c.nullable})
+            columns.append({"name": c.name, "transform": c.transform, "params": c.params, "nullable": c.nullable})
             for key, value in c.arrays.items():
                 arrays[f"encoder/{i}/{key}"] = value
-        return params, arrays
+        if self.patterns is not None:
+            arrays["encoder/missing_patterns"] = self.patterns
+        return {"columns": columns}, arrays
 
     @classmethod
-    def from_state(cls, params: list[dict], arrays: dict[str, np.ndarray]) -> Encoder:
+    def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> Encoder:
         codecs = []
-        for i, p in enumerate(params):
+        for i, p in enumerate(params["columns"]):
             prefix = f"encoder/{i}/"
             own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             codecs.append(ColumnCodec(p["name"], p["transform"], p["params"], own, p["nullable"]))
-        return cls(codecs)
+        return cls(codecs, arrays.get("encoder/missing_patterns"))
+
+
+def _frequent_patterns(masks: np.ndarray, k: int) -> np.ndarray:
+    """Null patterns (rows of `masks`) seen at least k times, most frequent first; the all-present
+    pattern is always kept so that rare patterns have somewhere to go."""
+    patterns, counts = np.unique(masks, axis=0, return_counts=True)
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    patterns, counts = patterns[order], counts[order]
+    keep = counts >= k
+    none = ~patterns.any(axis=1)
+    keep |= none
+    frequent = patterns[keep]
+    if not none.any():
+        frequent = np.vstack([frequent, np.zeros((1, masks.shape[1]), bool)])
+    return frequent.astype(bool)
+
+
+def _nearest_pattern(masks: np.ndarray, patterns: np.ndarray) -> np.ndarray:
+    """Index of the frequent pattern closest (Hamming distance, then frequency) to each row's pattern."""
+    distance = (masks[:, None, :] != patterns[None, :, :]).sum(axis=2) if len(masks) <= 200_000 else None
+    if distance is not None:
+        return distance.argmin(axis=1)
+    return np.concatenate([_nearest_pattern(chunk, patterns) for chunk in np.array_split(masks, len(masks) // 100_000 + 1)])
 
 
 def restore_numbers(x: np.ndarray, column: Column) -> pd.Series:
