@@ -64,10 +64,14 @@ def _read(data: str, table: str | None, encoding: str):
 
 def _schema_table(schema, frame) -> Table:
     table = Table(
-        title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left", box=box.SIMPLE_HEAD
+        title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left", box=box.SIMPLE_HEAD,
+        pad_edge=False, collapse_padding=True
     )
     for header in ("column", "kind", "dtype", "nulls", "min", "max", "detail", "policy"):
-        table.add_column(header, overflow="fold", no_wrap=header != "detail")
+        table.add_column(
+            header, overflow="fold", no_wrap=header in ("kind", "dtype", "nulls", "policy"),
+            min_width={"column": 8, "detail": 8, "min": 5, "max": 5}.get(header),
+        )
     for c in schema.columns:
         detail = c.datetime_format or ("" if c.precision is None else f"{c.precision} dp")
         if c.kind == "datetime" and c.timezone:
