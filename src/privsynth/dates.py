@@ -8,7 +8,7 @@ format they came in: a strftime pattern for strings, YYYYMMDD integers, epoch nu
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -86,22 +86,36 @@ def to_seconds(values: pd.Series, fmt: str | None) -> np.ndarray:
         return pd.to_numeric(values, errors="raise").to_numpy(dtype="float64") * EPOCH_FORMATS[fmt]
     if fmt is None:
         stamps = values
-    elif fmt == INTEGER_DATE_FORMAT and pd.api.types.is_numeric_dtype(values):
-        digits = values.astype("Int64").astype("string")
-        stamps = pd.to_datetime(digits, format=fmt, errors="raise")
     else:
-        text = values.astype("string").str.strip()
+        if fmt == INTEGER_DATE_FORMAT and pd.api.types.is_numeric_dtype(values):
+            text = values.astype("Int64").astype("string")
+        else:
+            text = values.astype("string").str.strip()
         parse = _parse_format(fmt)
         if fmt.endswith("Z"):
-            stamps = pd.to_datetime(text.str[:-1], format=parse[:-1], errors="raise")
-        else:
+            text, parse = text.str[:-1], parse[:-1]
+        try:
             stamps = pd.to_datetime(text, format=parse, errors="raise", utc=has_offset(fmt))
+        except pd.errors.OutOfBoundsDatetime:
+            return _strptime_seconds(text, parse)
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     micros = stamps.astype("datetime64[us]").to_numpy()
     out = micros.astype("int64").astype("float64") / 1e6
     out[np.isnat(micros)] = np.nan
     return out
+
+
+def _strptime_seconds(text: pd.Series, parse: str) -> np.ndarray:
+    """Seconds since the epoch by Python's strptime, for dates outside pandas' nanosecond range
+    (years 1-9999). Parses each distinct value once."""
+    naive, aware = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=UTC)
+    one_us = timedelta(microseconds=1)
+    seconds = {}
+    for value in text.dropna().unique():
+        moment = datetime.strptime(value, parse)
+        seconds[value] = ((moment - (aware if moment.tzinfo else naive)) // one_us) / 1e6
+    return text.map(seconds).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def from_seconds(

@@ -225,11 +225,12 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
 def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) -> tuple[str, str | None, dict]:
     floats = values.to_numpy(dtype="float64")
     integral = bool(np.all(np.isfinite(floats)) and np.all(floats == np.round(floats)))
-    if integral and dates.DATE_NAME.search(name) and floats.min() >= 1000_01_01 and floats.max() <= 9999_12_31:
+    hinted = dates.DATE_NAME.search(name) is not None or n_distinct >= 20  # 20 random ints are never all dates
+    if integral and hinted and floats.min() >= 1000_01_01 and floats.max() <= 9999_12_31:
         as_text = pd.Series(floats.astype("int64")).astype(str)
         if dates.guess_format(as_text) is None:
             try:
-                pd.to_datetime(as_text, format=dates.INTEGER_DATE_FORMAT, errors="raise")
+                dates.to_seconds(as_text, dates.INTEGER_DATE_FORMAT)
                 return "datetime", "integers in YYYYMMDD form", {"datetime_format": dates.INTEGER_DATE_FORMAT}
             except (ValueError, OverflowError):
                 pass

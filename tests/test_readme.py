@@ -1,0 +1,65 @@
+"""Every example in the README runs, so the README cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from privsynth.schema import load_yaml
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, flags=re.S)
+
+
+def _blocks(lang: str) -> list[str]:
+    return [body for kind, body in BLOCKS if kind == lang]
+
+
+def test_readme_has_examples():
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 1
+
+
+def test_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for body in _blocks("python"):
+        exec(compile(body, "README.md", "exec"), {})
+    assert (tmp_path / "cps.psm").exists()
+
+
+def test_console_examples_run(tmp_path, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("demo").code == 0
+    ran = 0
+    for body in _blocks("console"):
+        lines = [line for line in body.strip().splitlines() if line.strip()]
+        if lines[0].startswith("$ "):  # a transcript: command, then the expected stderr
+            result = run_cli(*lines[0][2:].split()[1:])
+            assert result.code == 2 and result.stderr.strip() == "\n".join(lines[1:]).strip()
+            ran += 1
+            continue
+        for line in lines:
+            command = line.split("#")[0].split()
+            if command[0] != "privsynth" or any("[" in word or word.isupper() for word in command):
+                continue  # `make ...` lines and the usage synopsis
+            result = run_cli(*command[1:])
+            assert result.code == 0, (line, result.stderr)
+            ran += 1
+    assert ran >= 4
+
+
+def test_schema_example_is_a_valid_schema_file(tmp_path):
+    path = tmp_path / "schema.yaml"
+    path.write_text(_blocks("yaml")[0])
+    parsed = load_yaml(path)
+    assert [c.name for c in parsed.columns] == ["wage", "visit_date", "email"]
+    assert parsed.columns[2].policy == "fake"
+
+
+def test_cli_flags_in_readme_exist(run_cli):
+    for command in ("describe", "fit", "sample", "demo"):
+        help_text = run_cli(command, "--help").stdout
+        synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
+        for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):
+            assert flag in help_text, (command, flag)
