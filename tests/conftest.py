@@ -27,14 +27,16 @@ def mixed_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     income = np.round(np.exp(8 + 0.02 * age + rng.normal(0, 0.5, n)), 2)
     segment = rng.choice(["retail", "business", "premium"], n, p=[0.6, 0.3, 0.1])
     joined = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 3000, n), unit="D")
-    frame = pd.DataFrame({
-        "age": age,
-        "income": income,
-        "segment": segment,
-        "active": rng.random(n) < 0.7,
-        "joined": joined.strftime("%Y-%m-%d"),
-        "score": np.round(rng.normal(600, 50, n), 1),
-    })
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "income": income,
+            "segment": segment,
+            "active": rng.random(n) < 0.7,
+            "joined": joined.strftime("%Y-%m-%d"),
+            "score": np.round(rng.normal(600, 50, n), 1),
+        }
+    )
     both_missing = rng.random(n) < 0.15
     frame.loc[both_missing, ["income", "score"]] = np.nan
     return frame

@@ -223,7 +223,9 @@ def test_output_in_missing_directory(run_cli, tmp_path, csv_file):
     assert not (tmp_path / "no").exists()
 
 
-@pytest.mark.parametrize(("content", "message"), [(b"PK\x03\x04garbage", "corrupt"), (b"a,b\n1,2\n", "not a privsynth")])
+@pytest.mark.parametrize(
+    ("content", "message"), [(b"PK\x03\x04garbage", "corrupt"), (b"a,b\n1,2\n", "not a privsynth")]
+)
 def test_corrupt_or_foreign_model(run_cli, tmp_path, content, message):
     model = _write(tmp_path / "m.psm", content)
     _one_line_error(run_cli("sample", model, "-n", "5", "-o", tmp_path / "s.csv"), message)

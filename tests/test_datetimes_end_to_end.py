@@ -16,14 +16,16 @@ def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     old = (base + rng.integers(0, 200 * 365, n) * 86400).astype("datetime64[s]")
     future = (np.datetime64("2400-01-01", "s").astype("int64") + rng.integers(0, 10**9, n)).astype("datetime64[s]")
     aware = pd.Series(pd.date_range("2021-03-01", periods=n, freq="7h", tz="Europe/Berlin"))
-    return pd.DataFrame({
-        "founded": pd.Series(old).dt.strftime("%d/%m/%Y"),
-        "arrival": pd.Series(future).dt.strftime("%Y-%m-%dT%H:%M:%S") + "+02:00",
-        "logged": aware,
-        "yyyymmdd": pd.Series(pd.date_range("2019-01-01", periods=n, freq="D")).dt.strftime("%Y%m%d").astype(int),
-        "far": pd.Series(future.astype("datetime64[s]")),
-        "amount": np.round(rng.gamma(2, 50, n), 2),
-    })
+    return pd.DataFrame(
+        {
+            "founded": pd.Series(old).dt.strftime("%d/%m/%Y"),
+            "arrival": pd.Series(future).dt.strftime("%Y-%m-%dT%H:%M:%S") + "+02:00",
+            "logged": aware,
+            "yyyymmdd": pd.Series(pd.date_range("2019-01-01", periods=n, freq="D")).dt.strftime("%Y%m%d").astype(int),
+            "far": pd.Series(future.astype("datetime64[s]")),
+            "amount": np.round(rng.gamma(2, 50, n), 2),
+        }
+    )
 
 
 @pytest.fixture(scope="module")

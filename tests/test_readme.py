@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from privsynth.schema import load_yaml
 
 README = (Path(__file__).parents[1] / "README.md").read_text()

@@ -1,15 +1,15 @@
 """privsynth: privacy-protected synthetic twins of sensitive tables.
 
-    import privsynth as ps
-    model = ps.fit(df, engine="copula", seed=0)
-    synthetic = model.sample(1000, seed=0)
-    model.save("model.psm"); model = ps.load("model.psm")
+import privsynth as ps
+model = ps.fit(df, engine="copula", seed=0)
+synthetic = model.sample(1000, seed=0)
+model.save("model.psm"); model = ps.load("model.psm")
 """
 
 __version__ = "0.1.0"
 
-from privsynth.errors import PrivsynthError  # noqa: E402
-from privsynth.model import Model, fit, load  # noqa: E402
-from privsynth.schema import Schema  # noqa: E402
+from privsynth.errors import PrivsynthError
+from privsynth.model import Model, fit, load
+from privsynth.schema import Schema
 
 __all__ = ["Model", "PrivsynthError", "Schema", "__version__", "fit", "load"]

@@ -32,7 +32,9 @@ app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-DataArg = Annotated[str, typer.Argument(help="A .csv or .parquet file, or a database URL (sqlite:///file.db) with --table.")]
+DataArg = Annotated[
+    str, typer.Argument(help="A .csv or .parquet file, or a database URL (sqlite:///file.db) with --table.")
+]
 TableOpt = Annotated[str | None, typer.Option("--table", help="Table name when DATA is a database URL.")]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV input.")]
 SchemaOpt = Annotated[
@@ -64,12 +66,17 @@ def _read(data: str, table: str | None, encoding: str):
 
 def _schema_table(schema, frame) -> Table:
     table = Table(
-        title=f"{len(frame):,} rows x {len(schema.columns)} columns", title_justify="left", box=box.SIMPLE_HEAD,
-        pad_edge=False, collapse_padding=True
+        title=f"{len(frame):,} rows x {len(schema.columns)} columns",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
     for header in ("column", "kind", "dtype", "nulls", "min", "max", "detail", "policy"):
         table.add_column(
-            header, overflow="fold", no_wrap=header in ("kind", "dtype", "nulls", "policy"),
+            header,
+            overflow="fold",
+            no_wrap=header in ("kind", "dtype", "nulls", "policy"),
             min_width={"column": 8, "detail": 8, "min": 5, "max": 5}.get(header),
         )
     for c in schema.columns:
@@ -78,8 +85,14 @@ def _schema_table(schema, frame) -> Table:
             detail = f"{detail} {c.timezone}".strip()
         policy = "learned" if c.learned else (c.policy if c.policy != "keep" else "not learned")
         table.add_row(
-            c.name, c.kind, c.dtype, f"{frame[c.name].isna().mean():.1%}",
-            "" if c.min is None else str(c.min), "" if c.max is None else str(c.max), detail, policy,
+            c.name,
+            c.kind,
+            c.dtype,
+            f"{frame[c.name].isna().mean():.1%}",
+            "" if c.min is None else str(c.min),
+            "" if c.max is None else str(c.max),
+            detail,
+            policy,
         )
     return table
 
@@ -90,8 +103,10 @@ def _treated(schema) -> list[str]:
         if c.learned:
             continue
         what = {
-            "fake": "replaced by fake values", "surrogate": "replaced by fresh surrogate keys",
-            "drop": "dropped from the output", "keep": "kept",
+            "fake": "replaced by fake values",
+            "surrogate": "replaced by fresh surrogate keys",
+            "drop": "dropped from the output",
+            "keep": "kept",
         }[c.policy]
         if c.kind == "text" and c.policy == "keep":
             what = "not learned: placeholder text of similar length"
@@ -186,7 +201,9 @@ def sample(
         frame = model.sample(rows, seed=seed)
         step("writing")
         where = io.write(frame, output, table=table, fmt=fmt)
-    out.print(f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}")
+    out.print(
+        f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
+    )
 
 
 @app.command()
@@ -206,9 +223,12 @@ def demo(
     for row in summary["columns"]:
         ks = row["ks"]
         table.add_row(
-            row["column"], row["kind"] if row["learned"] else f"{row['kind']} (replaced)", f"{row['tvd']:.3f}",
+            row["column"],
+            row["kind"] if row["learned"] else f"{row['kind']} (replaced)",
+            f"{row['tvd']:.3f}",
             "" if ks is None or ks != ks else f"{ks:.3f}",
-            f"{row['null_real']:.1%}", f"{row['null_synthetic']:.1%}",
+            f"{row['null_real']:.1%}",
+            f"{row['null_synthetic']:.1%}",
         )
     out.print(table)
     out.print(
@@ -254,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(
             f"internal error: {type(exc).__name__}: {exc} (this is a bug in privsynth; "
-            "run again with --debug for the traceback)", markup=False, soft_wrap=True,
+            "run again with --debug for the traceback)",
+            markup=False,
+            soft_wrap=True,
         )
         return 3
 

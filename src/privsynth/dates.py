@@ -118,9 +118,7 @@ def _strptime_seconds(text: pd.Series, parse: str) -> np.ndarray:
     return text.map(seconds).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def from_seconds(
-    seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str | None = None
-) -> pd.Series:
+def from_seconds(seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str | None = None) -> pd.Series:
     """Inverse of to_seconds: values in the original representation (`fmt`, `dtype`, `timezone`)."""
     seconds = np.asarray(seconds, dtype="float64")
     missing = np.isnan(seconds)
@@ -171,14 +169,14 @@ def resolution(seconds: np.ndarray) -> float:
     finite = seconds[np.isfinite(seconds)]
     micros = np.round(finite * 1e6).astype("int64")
     for step in (86_400, 3_600, 60, 1, 1e-3):
-        if np.all(micros % int(round(step * 1e6)) == 0):
+        if np.all(micros % round(step * 1e6) == 0):
             return float(step)
     return 1e-6
 
 
 def iso(seconds: float) -> str:
     """ISO 8601 text of a seconds-since-epoch value, valid for any year 1-9999."""
-    return str(np.datetime64(int(round(seconds * 1e6)), "us"))
+    return str(np.datetime64(round(seconds * 1e6), "us"))
 
 
 def from_iso(text: str) -> float:

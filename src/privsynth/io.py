@@ -88,7 +88,7 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
         return pd.read_csv(path, encoding=encoding, low_memory=False)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path} is not valid {encoding} (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+            f"{path} is not valid {encoding} (byte {exc.object[exc.start : exc.start + 1]!r} at offset "
             f"{exc.start}); re-save it as UTF-8 or pass --encoding (e.g. latin-1)"
         ) from None
     except LookupError:
@@ -127,7 +127,7 @@ def _sqlite_file_missing(url: str) -> Path | None:
     """For a sqlite URL naming a file that does not exist, that file (SQLite would create it silently)."""
     if not url.startswith("sqlite:///"):
         return None
-    name = url[len("sqlite:///"):].split("?")[0]
+    name = url[len("sqlite:///") :].split("?")[0]
     if name in ("", ":memory:"):
         return None
     path = Path(name)
@@ -227,7 +227,7 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
     if not table:
         raise InputError(f"writing to a database needs --table NAME ({url})")
     if url.startswith("sqlite:///"):
-        parent = Path(url[len("sqlite:///"):].split("?")[0]).parent
+        parent = Path(url[len("sqlite:///") :].split("?")[0]).parent
         if str(parent) and not parent.is_dir():
             raise InputError(f"output directory does not exist: {parent}")
     engine = _engine(url)

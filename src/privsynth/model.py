@@ -55,7 +55,9 @@ class Model:
 
     def __repr__(self) -> str:
         src = self.manifest["source"]
-        return f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={src['rows']} rows>"
+        return (
+            f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={src['rows']} rows>"
+        )
 
     def sample(
         self,
@@ -83,21 +85,28 @@ class Model:
         return pd.DataFrame(out)
 
     def _fixed(self, n: int, conditions, rng: np.random.Generator) -> Encoded:
-        frame = conditions if isinstance(conditions, pd.DataFrame) else pd.DataFrame(
-            {k: (v if np.ndim(v) else [v] * n) for k, v in dict(conditions).items()}
+        frame = (
+            conditions
+            if isinstance(conditions, pd.DataFrame)
+            else pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in dict(conditions).items()})
         )
         if len(frame) != n:
             raise ParameterError(f"conditions have {len(frame)} rows but {n} were asked for")
         learned = {c.name for c in self.schema.columns if c.learned}
-        problems = [f"cannot condition on {name!r}: " + (
-            "not a learned column" if name in self.schema.names else "no such column") for name in frame.columns
-            if name not in learned]
+        problems = [
+            f"cannot condition on {name!r}: "
+            + ("not a learned column" if name in self.schema.names else "no such column")
+            for name in frame.columns
+            if name not in learned
+        ]
         for codec in self.encoder.codecs:
             if codec.name in frame.columns and codec.transform == "categorical":
                 allowed = set(codec.params["categories"])
                 bad = sorted({str(v) for v in frame[codec.name].dropna() if v not in allowed})
                 if bad:
-                    problems.append(f"column {codec.name!r} has no category {', '.join(bad[:5])} the model may reproduce")
+                    problems.append(
+                        f"column {codec.name!r} has no category {', '.join(bad[:5])} the model may reproduce"
+                    )
         if problems:
             raise ParameterError("; ".join(problems))
         try:
@@ -252,7 +261,7 @@ def rebuild(manifest: dict, body: dict, arrays: dict[str, np.ndarray]) -> Model:
     """A Model from the parts of a model file (see `modelfile`)."""
     schema = Schema.model_validate(body["schema"])
     encoder = Encoder.from_state(body["encoder"], {k: v for k, v in arrays.items() if k.startswith("encoder/")})
-    engine_arrays = {k[len("engine/"):]: v for k, v in arrays.items() if k.startswith("engine/")}
+    engine_arrays = {k[len("engine/") :]: v for k, v in arrays.items() if k.startswith("engine/")}
     try:
         cls = fitted_class(manifest["engine"]["name"])
     except KeyError:

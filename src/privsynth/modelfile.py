@@ -56,12 +56,14 @@ def save(model, path: str | os.PathLike) -> Path:
     encoder_params, encoder_arrays = model.encoder.state()
     engine_params, engine_arrays = model.fitted.state()
     arrays = dict(sorted({**encoder_arrays, **{f"engine/{k}": v for k, v in engine_arrays.items()}}.items()))
-    body = _json({
-        "schema": model.schema.model_dump(mode="json"),
-        "encoder": encoder_params,
-        "engine_state": engine_params,
-        "extras": model.extras,
-    })
+    body = _json(
+        {
+            "schema": model.schema.model_dump(mode="json"),
+            "encoder": encoder_params,
+            "engine_state": engine_params,
+            "extras": model.extras,
+        }
+    )
     blobs = {f"arrays/{key}.npy": _npy(value) for key, value in arrays.items()}
     manifest = dict(model.manifest)
     manifest["contents"] = {
@@ -136,8 +138,9 @@ def load(path: str | os.PathLike):
     try:
         body = json.loads(blobs["model.json"])
         arrays = {
-            name[len("arrays/"):-len(".npy")]: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-            for name, data in blobs.items() if name.startswith("arrays/")
+            name[len("arrays/") : -len(".npy")]: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            for name, data in blobs.items()
+            if name.startswith("arrays/")
         }
         return rebuild(manifest, body, arrays)
     except (ValueError, KeyError, TypeError) as exc:

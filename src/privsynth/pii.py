@@ -15,7 +15,14 @@ import pandas as pd
 
 POLICIES = ("keep", "fake", "surrogate", "drop")
 PII_KINDS = (
-    "email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key",
+    "email",
+    "phone",
+    "person_name",
+    "national_id",
+    "credit_card",
+    "ip_address",
+    "street_address",
+    "key",
 )
 
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
@@ -33,7 +40,9 @@ _NAME_HINTS = {
     "phone": re.compile(r"(phone|mobile|cell|tel(ephone)?|fax)", re.I),
     "person_name": re.compile(
         r"^((first|last|full|sur|given|family|middle|maiden|customer|patient|person|user|employee|contact)"
-        r"[ _]?)?name$|^(surname|forename|firstname|lastname)$", re.I),
+        r"[ _]?)?name$|^(surname|forename|firstname|lastname)$",
+        re.I,
+    ),
     "national_id": re.compile(r"(ssn|social_?security|national_?id|passport|tax_?id|nino|sin$)", re.I),
     "credit_card": re.compile(r"(card_?(number|no|num)|credit_?card|^pan$|^cc_?num)", re.I),
     "ip_address": re.compile(r"(^ip$|ip_?addr|ipv[46])", re.I),
@@ -81,20 +90,27 @@ def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] |
         ("credit_card", lambda t: _CARD.match(t) and _luhn_ok(re.sub(r"\D", "", t))),
         ("ip_address", _is_ip),
         ("street_address", lambda t: _STREET.match(t)),
-        ("phone", lambda t: _PHONE.match(t) and 7 <= len(re.sub(r"\D", "", t)) <= 15
-         and (not t.isdigit() or _NAME_HINTS["phone"].search(name))),
+        (
+            "phone",
+            lambda t: (
+                _PHONE.match(t)
+                and 7 <= len(re.sub(r"\D", "", t)) <= 15
+                and (not t.isdigit() or _NAME_HINTS["phone"].search(name))
+            ),
+        ),
     )
     for kind, test in checks:
         share = _share(texts, test)
         if share >= 0.9:
             return kind, f"{share:.0%} of sampled values look like {kind.replace('_', ' ')}"
-    if _NAME_HINTS["person_name"].search(name) and _share(texts, _PERSON_WORDS.match) >= 0.9:
-        if texts.nunique() >= min(20, len(texts)) * 0.5:
-            return "person_name", "column name and capitalised-word values suggest person names"
+    named = _NAME_HINTS["person_name"].search(name) and _share(texts, _PERSON_WORDS.match) >= 0.9
+    if named and texts.nunique() >= min(20, len(texts)) * 0.5:
+        return "person_name", "column name and capitalised-word values suggest person names"
     return None
 
 
 # ---------------------------------------------------------------- replacements
+
 
 def _digit_template(texts: pd.Series, n: int, rng: np.random.Generator) -> np.ndarray:
     """Fresh values in the real values' layouts: every digit redrawn, separators kept."""

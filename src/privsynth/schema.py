@@ -19,15 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from privsynth import dates, pii
 from privsynth.errors import SchemaError
 
-Kind = Literal[
-    "numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text", "constant", "empty"
-]
+Kind = Literal["numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text", "constant", "empty"]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 LEARNED_KINDS = ("numeric", "integer", "categorical", "boolean", "datetime")
 Policy = Literal["keep", "fake", "surrogate", "drop"]
-PiiKind = Literal[
-    "email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key"
-]
+PiiKind = Literal["email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key"]
 MAX_PRECISION = 8
 
 
@@ -117,7 +113,8 @@ class Schema(Settings):
         given = {c.name: c for c in overrides.columns}
         problems = [
             f"column {name!r} in the schema file is not in the data (columns: {', '.join(map(str, frame.columns))})"
-            for name in given if name not in frame.columns
+            for name in given
+            if name not in frame.columns
         ]
         columns = []
         for name in frame.columns:
@@ -152,14 +149,16 @@ def load_yaml(path: str | Path) -> SchemaFile:
     try:
         return SchemaFile.model_validate(raw)
     except ValidationError as exc:
-        raise SchemaError([
-            f"{path}: {'.'.join(str(p) if not isinstance(p, int) else f'[{p}]' for p in err['loc']).replace('.[', '[')}"
-            f": {err['msg']}"
-            for err in exc.errors()
-        ]) from None
+        raise SchemaError([f"{path}: {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]) from None
+
+
+def _location(loc: tuple) -> str:
+    """A pydantic error location as a path a user recognises, e.g. `columns[2].kind`."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
 
 
 # ---------------------------------------------------------------- inference of one column
+
 
 def _decimals(values: np.ndarray) -> int:
     """Fewest decimal places (<= MAX_PRECISION) that represent every value exactly (to 1e-9 relative)."""
@@ -199,9 +198,10 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
         return _numeric_kind(name, numbers, n_distinct, len(series))
     if parsed >= 0.9:
         bad = text[numbers.isna()]
+        where = bad.index[0] + 2 if isinstance(bad.index[0], int | np.integer) else bad.index[0]  # CSV line
         raise SchemaError(
             f"column {name!r} mixes types: {len(bad)} of {len(text)} values are not numbers "
-            f"(e.g. {bad.iloc[0]!r} in row {bad.index[0] + 2 if isinstance(bad.index[0], int | np.integer) else bad.index[0]}); "
+            f"(e.g. {bad.iloc[0]!r} in row {where}); "
             "fix those values or declare `kind: categorical` for it in a schema file"
         )
     fmt = dates.guess_format(text)
@@ -214,11 +214,25 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     lengths = text.str.len()
     if n_distinct == len(series) and len(series) >= 20 and lengths.max() <= 64 and not text.str.contains(" ").any():
         return "identifier", "every value is unique (a key)", {"pii": "key", "policy": "surrogate"}
-    if n_distinct > settings.max_categories or (n_distinct > 0.5 * len(values) and lengths.mean() > 20):
-        return "text", (
-            f"{n_distinct} distinct values: treated as free text, which is not learned "
-            "(placeholder text of similar length is generated)"
-        ), {}
+    long_text = lengths.mean() > 20 and text.str.contains(" ").mean() > 0.5
+    if n_distinct > settings.max_categories or (n_distinct > 0.5 * len(values) and long_text):
+        return (
+            "text",
+            (
+                f"{n_distinct} distinct values: treated as free text, which is not learned "
+                "(placeholder text of similar length is generated)"
+            ),
+            {},
+        )
+    if text.value_counts().max() < settings.rare_category_threshold:
+        return (
+            "identifier",
+            (
+                f"every value occurs fewer than {settings.rare_category_threshold} times, so none can be "
+                "reproduced without revealing rare values"
+            ),
+            {"pii": "key", "policy": "surrogate"},
+        )
     return "categorical", None, {}
 
 
@@ -249,7 +263,7 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
     problems: list[str] = []
     kind = stated.get("kind")
     note, extras = None, {}
-    if kind is None or kind in ("datetime", "identifier") and "datetime_format" not in stated:
+    if kind is None or (kind in ("datetime", "identifier") and "datetime_format" not in stated):
         inferred, note, extras = _kind_from_data(name, series, settings)
         kind = kind or inferred
     fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(series.dtype), "note": note}

@@ -86,7 +86,7 @@ def test_fixed_values_are_kept(name, encoded):
 def test_unknown_engine_and_parameter_are_clear():
     from privsynth.errors import ParameterError
 
-    with pytest.raises(ParameterError, match="unknown engine 'gan'.*copula"):
+    with pytest.raises(ParameterError, match=r"unknown engine 'gan'.*copula"):
         make("gan")
     with pytest.raises(ParameterError, match="no parameter 'depth'"):
         make("copula", depth=3)

@@ -122,8 +122,9 @@ class FittedCopula:
             if r.size == 0:
                 continue
             if f.size == 0:
-                z[np.ix_(rows, r)] = rng.standard_normal((rows.size, r.size)) @ np.linalg.cholesky(
-                    self.corr[np.ix_(r, r)]).T
+                z[np.ix_(rows, r)] = (
+                    rng.standard_normal((rows.size, r.size)) @ np.linalg.cholesky(self.corr[np.ix_(r, r)]).T
+                )
                 continue
             gain = np.linalg.solve(self.corr[np.ix_(f, f)], self.corr[np.ix_(f, r)])
             cov = self.corr[np.ix_(r, r)] - self.corr[np.ix_(r, f)] @ gain

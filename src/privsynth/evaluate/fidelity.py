@@ -38,8 +38,9 @@ def binned(real: pd.Series, synthetic: pd.Series, bins: int = BINS) -> tuple[pd.
         r_lab = pd.Series(np.searchsorted(edges, r_num.to_numpy(), side="right").astype(str), index=real.index)
         s_lab = pd.Series(np.searchsorted(edges, s_num.to_numpy(), side="right").astype(str), index=synthetic.index)
         return r_lab.where(real.notna(), _NULL), s_lab.where(synthetic.notna(), _NULL)
-    return real.astype(object).where(real.notna(), _NULL).astype(str), \
-        synthetic.astype(object).where(synthetic.notna(), _NULL).astype(str)
+    return real.astype(object).where(real.notna(), _NULL).astype(str), synthetic.astype(object).where(
+        synthetic.notna(), _NULL
+    ).astype(str)
 
 
 def tvd(real: pd.Series, synthetic: pd.Series) -> float:
@@ -69,11 +70,13 @@ def column_report(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
     for name in real.columns:
         if name not in synthetic.columns:
             continue
-        rows.append({
-            "column": name,
-            "tvd": tvd(real[name], synthetic[name]),
-            "ks": ks(real[name], synthetic[name]),
-            "null_real": float(real[name].isna().mean()),
-            "null_synthetic": float(synthetic[name].isna().mean()),
-        })
+        rows.append(
+            {
+                "column": name,
+                "tvd": tvd(real[name], synthetic[name]),
+                "ks": ks(real[name], synthetic[name]),
+                "null_real": float(real[name].isna().mean()),
+                "null_synthetic": float(synthetic[name].isna().mean()),
+            }
+        )
     return pd.DataFrame(rows)

@@ -48,8 +48,11 @@ def encode(values: np.ndarray, params: dict) -> np.ndarray:
     """Codes as float64 (NaN for nulls); unknown or rare values get the "other" code."""
     series = pd.Series(values, dtype=object)
     cats = params["categories"]
-    codes = pd.Categorical(series, categories=pd.Index(cats, dtype=object)).codes.astype("float64") if cats \
+    codes = (
+        pd.Categorical(series, categories=pd.Index(cats, dtype=object)).codes.astype("float64")
+        if cats
         else np.full(len(series), -1.0)
+    )
     codes[codes < 0] = len(cats)
     codes[series.isna().to_numpy()] = np.nan
     if not params["other"]:

@@ -163,8 +163,11 @@ class Encoder:
             if codec.transform == "numeric":
                 x = numeric.decode(values, codec.params, codec.arrays)
                 x = numeric.finish(
-                    x, _bound(column.min, column), _bound(column.max, column),
-                    column.precision if column.kind != "datetime" else None, codec.params.get("step"),
+                    x,
+                    _bound(column.min, column),
+                    _bound(column.max, column),
+                    column.precision if column.kind != "datetime" else None,
+                    codec.params.get("step"),
                 )
                 x[missing] = np.nan
                 out[codec.name] = restore_numbers(x, column)
@@ -196,7 +199,7 @@ class Encoder:
         codecs = []
         for i, p in enumerate(params["columns"]):
             prefix = f"encoder/{i}/"
-            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             codecs.append(ColumnCodec(p["name"], p["transform"], p["params"], own, p["nullable"]))
         return cls(codecs, arrays.get("encoder/missing_patterns"))
 
@@ -221,7 +224,9 @@ def _nearest_pattern(masks: np.ndarray, patterns: np.ndarray) -> np.ndarray:
     distance = (masks[:, None, :] != patterns[None, :, :]).sum(axis=2) if len(masks) <= 200_000 else None
     if distance is not None:
         return distance.argmin(axis=1)
-    return np.concatenate([_nearest_pattern(chunk, patterns) for chunk in np.array_split(masks, len(masks) // 100_000 + 1)])
+    return np.concatenate(
+        [_nearest_pattern(chunk, patterns) for chunk in np.array_split(masks, len(masks) // 100_000 + 1)]
+    )
 
 
 def restore_numbers(x: np.ndarray, column: Column) -> pd.Series:
