@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(BIN)/privsynth demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --durations=15
 
 $(BENCH_STAMP): $(STAMP)
