@@ -29,11 +29,20 @@ _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 _SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _CARD = re.compile(r"^\d{4}([ -]?\d{4}){2}[ -]?\d{1,7}$")
-_STREET = re.compile(
-    r"^\d+[A-Za-z]?\s+([\w.'-]+\s+){0,4}(street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|"
-    r"court|ct|place|pl|terrace|parkway|pkwy|circle|cir|highway|hwy|square|sq)\b\.?",
-    re.IGNORECASE,
+_SUFFIXES = (
+    "alley|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|boulevard|blvd|branch|bridge|brooks?|burgs?|"
+    "bypass|camp|canyon|cape|causeway|centers?|circles?|cir|cliffs?|club|commons?|corners?|course|courts?|ct|"
+    "coves?|creek|crescent|crest|crossing|curve|dale|dam|divide|drives?|dr|estates?|expressway|extensions?|"
+    "falls?|ferry|fields?|flats?|fords?|forest|forges?|forks?|fort|freeway|gardens?|gateway|glens?|greens?|"
+    "groves?|harbors?|haven|heights|highway|hwy|hills?|hollow|inlet|islands?|isle|junctions?|keys?|knolls?|"
+    "lakes?|land|landing|lane|ln|lights?|loaf|locks?|lodge|loop|mall|manors?|meadows?|mews|mills?|mission|"
+    "motorway|mount|mountains?|neck|orchard|oval|overpass|parks?|parkways?|pkwy|pass|passage|path|pike|pines?|"
+    "place|pl|plains?|plaza|points?|ports?|prairie|radial|ramp|ranch|rapids?|rest|ridges?|river|roads?|rd|route|"
+    "row|rue|run|shoals?|shores?|skyway|springs?|spurs?|squares?|sq|station|stravenue|stream|streets?|st|summit|"
+    "terrace|throughway|trace|track|trafficway|trail|trailer|tunnel|turnpike|underpass|unions?|valleys?|via|"
+    "viaduct|views?|villages?|ville|vista|walks?|wall|ways?|wells?"
 )
+_STREET = re.compile(rf"^\d+[A-Za-z]?\s+([\w.'-]+\s+){{0,4}}({_SUFFIXES})\b\.?", re.IGNORECASE)
 _PERSON_WORDS = re.compile(r"^[A-Z][a-zA-Z'.-]+( [A-Z][a-zA-Z'.-]+){0,3}$")
 _NAME_HINTS = {
     "email": re.compile(r"e_?mail", re.I),

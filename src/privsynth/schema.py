@@ -192,6 +192,10 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     if pd.api.types.is_numeric_dtype(series):
         return _numeric_kind(name, values, n_distinct, len(series))
     text = values.astype(str)
+    found = pii.detect(name, text)  # before numbers: card numbers and phones are digit strings
+    if found:
+        kind, reason = found
+        return "identifier", reason, {"pii": kind, "policy": "fake"}
     numbers = pd.to_numeric(text, errors="coerce")
     parsed = numbers.notna().mean()
     if parsed == 1.0:
@@ -207,10 +211,6 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     fmt = dates.guess_format(text)
     if fmt is not None:
         return "datetime", f"text dates in format {fmt}", {"datetime_format": fmt}
-    found = pii.detect(name, text)
-    if found:
-        kind, reason = found
-        return "identifier", reason, {"pii": kind, "policy": "fake"}
     lengths = text.str.len()
     if n_distinct == len(series) and len(series) >= 20 and lengths.max() <= 64 and not text.str.contains(" ").any():
         return "identifier", "every value is unique (a key)", {"pii": "key", "policy": "surrogate"}
@@ -248,6 +248,10 @@ def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) ->
                 return "datetime", "integers in YYYYMMDD form", {"datetime_format": dates.INTEGER_DATE_FORMAT}
             except (ValueError, OverflowError):
                 pass
+    if integral and floats.min() >= 1e12:  # card numbers stored as integers
+        found = pii.detect(name, pd.Series(floats.astype("int64")).astype(str))
+        if found:
+            return "identifier", found[1], {"pii": found[0], "policy": "fake"}
     if integral and n_distinct == n_rows and n_rows >= 20:
         dense = (floats.max() - floats.min() + 1) <= 2 * n_rows
         if pii.KEY_NAME.search(name) or dense:
@@ -266,6 +270,9 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
     if kind is None or (kind in ("datetime", "identifier") and "datetime_format" not in stated):
         inferred, note, extras = _kind_from_data(name, series, settings)
         kind = kind or inferred
+    if kind == "identifier" and stated.get("policy") == "keep" and "kind" not in stated:
+        kind = _plain_kind(series)  # the user chose to learn it: as the values it holds
+        note = f"identifier ({extras.get('pii', 'key')}) kept by the schema file: learned like any column"
     fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(series.dtype), "note": note}
     fields["nullable"] = bool(series.isna().any())
     if kind in ("identifier",):
@@ -286,6 +293,15 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
         return Column(**fields)
     except ValidationError as exc:
         raise SchemaError([f"column {name!r}: {e['loc'][0]}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def _plain_kind(series: pd.Series) -> str:
+    """The data kind of a column's values alone, with no identifier detection."""
+    values = series.dropna()
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        floats = values.to_numpy(dtype="float64")
+        return "integer" if np.all(floats == np.round(floats)) else "numeric"
+    return "categorical"
 
 
 def _measure(kind: str, values: pd.Series, series: pd.Series, fields: dict, settings: Settings, name: str) -> dict:
