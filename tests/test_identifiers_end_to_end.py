@@ -10,7 +10,6 @@ from faker import Faker
 
 import privsynth as ps
 
-
 FIRST = ["Xanthe", "Quillon", "Brisbane", "Odalys", "Zephyrine", "Thorvald", "Ilsabet", "Marcanthony"]
 LAST = ["Quixwell", "Zarnowski", "Vellacott", "Oyelaran", "Pemberthy", "Killingsworth-Nyx"]
 

@@ -192,6 +192,9 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     if pd.api.types.is_numeric_dtype(series):
         return _numeric_kind(name, values, n_distinct, len(series))
     text = values.astype(str)
+    fmt = dates.guess_format(text)  # dates first: "2017-02-25" must not pass for a phone number
+    if fmt is not None:
+        return "datetime", f"text dates in format {fmt}", {"datetime_format": fmt}
     found = pii.detect(name, text)  # before numbers: card numbers and phones are digit strings
     if found:
         kind, reason = found
@@ -208,9 +211,6 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
             f"(e.g. {bad.iloc[0]!r} in row {where}); "
             "fix those values or declare `kind: categorical` for it in a schema file"
         )
-    fmt = dates.guess_format(text)
-    if fmt is not None:
-        return "datetime", f"text dates in format {fmt}", {"datetime_format": fmt}
     lengths = text.str.len()
     if n_distinct == len(series) and len(series) >= 20 and lengths.max() <= 64 and not text.str.contains(" ").any():
         return "identifier", "every value is unique (a key)", {"pii": "key", "policy": "surrogate"}
