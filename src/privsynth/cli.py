@@ -128,7 +128,7 @@ def describe(
     from privsynth.schema import Schema, load_yaml
 
     frame = _read(data, table, encoding)
-    result = Schema.infer(frame, load_yaml(schema) if schema else None)
+    result = Schema.infer(frame, load_yaml(schema, list(frame.columns)) if schema else None)
     out.print(_schema_table(result, frame))
     treated = _treated(result)
     if treated:

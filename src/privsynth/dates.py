@@ -71,8 +71,8 @@ def guess_format(values: pd.Series, sample: int = 200) -> str | None:
                 datetime.strptime(text, parse)
         except ValueError:
             continue
-        if fmt.endswith("%z") and texts.str.contains(r"[+-]\d\d:\d\d$", regex=True).all():
-            continue  # the "%:z" variant earlier in the list matches more exactly; only reached on mixes
+        if "%:z" in fmt and not texts.str.contains(r"[+-]\d\d:\d\d$", regex=True).all():
+            continue  # strptime's %z also reads "+0530": keep the colon form only for "+05:30" offsets
         return fmt
     return None
 
@@ -123,8 +123,10 @@ def from_seconds(seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str
     seconds = np.asarray(seconds, dtype="float64")
     missing = np.isnan(seconds)
     if fmt in EPOCH_FORMATS:
-        out = pd.Series(np.where(missing, np.nan, np.round(seconds / EPOCH_FORMATS[fmt])))
-        return out.astype("Int64") if "int" in dtype.lower() else out.astype(dtype)
+        units = seconds / EPOCH_FORMATS[fmt]
+        if "int" not in dtype.lower():
+            return pd.Series(units).astype(dtype)  # fractional epochs stay fractional
+        return pd.Series(np.where(missing, np.nan, np.round(units))).astype("Int64" if missing.any() else dtype)
     micros = np.where(missing, 0, np.round(seconds * 1e6)).astype("int64")
     stamps = pd.Series(micros.astype("datetime64[us]"))
     stamps[missing] = pd.NaT
@@ -134,10 +136,10 @@ def from_seconds(seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str
         return stamps.astype(dtype)
     if timezone:
         stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(timezone)
+    text = _strftime(stamps, fmt[:-1] if fmt.endswith("Z") else fmt.replace("%:z", "%z"))
     if fmt.endswith("Z"):
-        text = stamps.dt.strftime(fmt[:-1]) + "Z"
+        text = text + "Z"
     else:
-        text = stamps.dt.strftime(fmt.replace("%:z", "%z"))
         if "%:z" in fmt:
             text = text.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
     if "%f" in fmt:
@@ -148,11 +150,49 @@ def from_seconds(seconds: np.ndarray, fmt: str | None, dtype: str, timezone: str
     return text.astype(dtype) if dtype not in ("object",) else text.astype(object)
 
 
+_YEAR = "\ufdd0Y\ufdd0"  # a placeholder no format contains (a Unicode non-character)
+
+
+def _strftime(stamps: pd.Series, fmt: str) -> pd.Series:
+    """strftime with %Y always four digits (pandas writes year 999 as "999", which %Y cannot read back)."""
+    years = stamps.dt.year
+    if "%Y" not in fmt or not (years < 1000).any():
+        return stamps.dt.strftime(fmt)
+    text = stamps.dt.strftime(fmt.replace("%Y", _YEAR))
+    padded = years.astype("Int64").astype("string").str.zfill(4)
+    return pd.Series(
+        [t if t is None or t != t else t.replace(_YEAR, y) for t, y in zip(text, padded, strict=True)],
+        index=text.index,
+        dtype=object,
+    )
+
+
+def dtype_name(series: pd.Series) -> str:
+    """The dtype as text that pandas reads back; fixed-offset zones (pytz.FixedOffset) as UTC+HH:MM."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime64[{dtype.unit}, {_zone_name(dtype.tz)}]"
+    return str(dtype)
+
+
+def _zone_name(tz) -> str:
+    """A name tz_convert accepts: the IANA key, or "UTC+HH:MM" for fixed offsets (pytz.FixedOffset...)."""
+    name = getattr(tz, "zone", None) or getattr(tz, "key", None)
+    if name:
+        return str(name)
+    offset = tz.utcoffset(None)
+    if offset is None or str(tz) == "UTC":
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" if minutes else "UTC"
+
+
 def common_timezone(values: pd.Series, fmt: str | None) -> str | None:
     """The zone to write values back in: the dtype's zone, or the most common fixed offset in strings."""
     if fmt is None:
         tz = getattr(values.dt, "tz", None)
-        return str(tz) if tz is not None else None
+        return _zone_name(tz) if tz is not None else None
     if fmt.endswith("Z"):
         return "UTC"
     if not has_offset(fmt):

@@ -79,17 +79,24 @@ def _check_unique_names(names: list[str], where: str) -> None:
 
 
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    if encoding.lower().replace("-", "").replace("_", "") == "utf8":
+        encoding = "utf-8-sig"  # a leading byte-order mark is not part of the first column's name
     try:
         with path.open(encoding=encoding, newline="") as handle:
             header = next(csv.reader(handle), None)
         if not header or all(not name.strip() for name in header):
             raise InputError(f"input file has no header row: {path}")
         _check_unique_names(header, str(path))
-        return pd.read_csv(path, encoding=encoding, low_memory=False)
-    except UnicodeDecodeError as exc:
+        frame = pd.read_csv(path, encoding=encoding, low_memory=False, index_col=False)
+        if [str(c) for c in frame.columns] != header:
+            raise InputError(f"{path}: some rows have more fields than the header's {len(header)} columns")
+        return frame
+    except UnicodeDecodeError:
+        offset, byte = _bad_byte(path, encoding)
+        name = "utf-8" if encoding == "utf-8-sig" else encoding
         raise InputError(
-            f"{path} is not valid {encoding} (byte {exc.object[exc.start : exc.start + 1]!r} at offset "
-            f"{exc.start}); re-save it as UTF-8 or pass --encoding (e.g. latin-1)"
+            f"{path} is not valid {name} (byte {byte!r} at offset {offset}); "
+            "re-save it as UTF-8 or pass --encoding (e.g. latin-1)"
         ) from None
     except LookupError:
         raise InputError(f"unknown text encoding {encoding!r}") from None
@@ -209,14 +216,19 @@ def write(
 
     Returns a human description of where it went. Refuses to overwrite an existing database table.
     """
+    import pyarrow.lib
+
     kind = format_of(location, fmt) if not is_url(location) else "sql"
     if kind == "sql":
         return _write_sql(frame, str(location), table)
     with atomic_path(location) as tmp:
         if kind == "csv":
-            frame.to_csv(tmp, index=False, lineterminator="\n")
+            _integral_floats_as_ints(frame).to_csv(tmp, index=False, lineterminator="\n")
         else:
-            frame.to_parquet(tmp, index=False)
+            try:
+                frame.to_parquet(tmp, index=False)
+            except (pyarrow.lib.ArrowException, ValueError, TypeError) as exc:
+                raise InputError(f"cannot write {location} as Parquet: {str(exc).splitlines()[0]}") from None
     return str(location)
 
 
@@ -231,13 +243,49 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
         if str(parent) and not parent.is_dir():
             raise InputError(f"output directory does not exist: {parent}")
     engine = _engine(url)
+    created = False
     try:
         with engine.begin() as conn:  # one transaction: all rows or none
             if sqlalchemy.inspect(conn).has_table(table):
                 raise InputError(f"table {table!r} already exists in {url}; choose another --table")
+            created = True
             frame.to_sql(table, conn, index=False, chunksize=50_000)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        if created:  # some drivers (sqlite3) create the table outside the transaction: remove it
+            quoted = engine.dialect.identifier_preparer.quote(table)
+            with engine.begin() as conn:
+                conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {quoted}"))
         raise InputError(f"cannot write table {table!r} to {url}: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
     return f"{url} (table {table})"
+
+
+def _bad_byte(path: Path, encoding: str) -> tuple[int, bytes]:
+    """File offset and value of the first byte that does not decode (pandas reports chunk offsets)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start, chunk[exc.start : exc.start + 1]
+            offset += len(chunk)
+    return offset, b""
+
+
+def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """For CSV text only: float columns holding only whole numbers (integers with nulls, as pandas reads
+    them) are written as `12`, not `12.0`, as they stood in a CSV input. The frame is not modified."""
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column):
+            values = column.dropna().to_numpy()
+            if values.size and (abs(values) < 2**53).all() and (values == values.round()).all():
+                out = out.copy() if out is frame else out
+                out[name] = column.astype("Int64")
+    return out

@@ -15,7 +15,7 @@ from privsynth import __version__, engines, pii
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.fingerprint import fingerprint
-from privsynth.schema import Schema, SchemaFile, load_yaml
+from privsynth.schema import Schema, SchemaFile, load_yaml, text_names
 from privsynth.transforms.encoder import Encoded, Encoder
 
 MIN_ROWS = 10
@@ -183,7 +183,7 @@ def _as_schema(frame: pd.DataFrame, schema) -> Schema:
         return Schema.infer(frame, SchemaFile(**{k: v for k, v in schema.model_dump().items()}))
     if schema is None or isinstance(schema, SchemaFile):
         return Schema.infer(frame, schema)
-    return Schema.infer(frame, load_yaml(schema))
+    return Schema.infer(frame, load_yaml(schema, list(frame.columns)))
 
 
 def _check_fit_input(frame: pd.DataFrame, schema: Schema) -> None:
@@ -227,6 +227,7 @@ def fit(
     if isinstance(seed, bool) or (seed is not None and (not isinstance(seed, int | np.integer) or seed < 0)):
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     seed = _fresh_seed() if seed is None else int(seed)
+    data = text_names(data)  # a new frame if names were not text: the caller's is untouched
     step("inferring schema")
     schema_obj = _as_schema(data, schema)
     _check_fit_input(data, schema_obj)

@@ -26,7 +26,10 @@ PII_KINDS = (
 )
 
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
-_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}(\s*(x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
+_PHONE_LAYOUT = re.compile(
+    r"^\+|[\s()-]|^\d{2,4}\.\d{2,4}\.\d{2,4}$"
+)  # a phone written for people has a +, a space, brackets or dashes
 _SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _CARD = re.compile(r"^\d{4}([ -]?\d{4}){2}[ -]?\d{1,7}$")
 _SUFFIXES = (
@@ -103,8 +106,8 @@ def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] |
             "phone",
             lambda t: (
                 _PHONE.match(t)
-                and 7 <= len(re.sub(r"\D", "", t)) <= 15
-                and (not t.isdigit() or _NAME_HINTS["phone"].search(name))
+                and 7 <= len(re.sub(r"\D", "", re.sub(r"(?i)(x|ext\.?)\s*\d+$", "", t))) <= 15
+                and (_PHONE_LAYOUT.search(t) or _NAME_HINTS["phone"].search(name))
             ),
         ),
     )
@@ -159,6 +162,6 @@ def surrogate_keys(n: int, dtype: str, width: int = 0) -> pd.Series:
     """Fresh keys 1..n (integers) or zero-padded strings of the real keys' width; unrelated to real keys."""
     keys = np.arange(1, n + 1)
     if "int" in dtype.lower() or "float" in dtype.lower():
-        return pd.Series(keys, dtype="int64" if "int" in dtype.lower() else dtype)
-    width = max(width, len(str(n)))
-    return pd.Series([f"S{k:0{width - 1}d}" if width > 1 else f"S{k}" for k in keys], dtype=object)
+        return pd.Series(keys).astype(dtype)
+    digits = max(width - 1, len(str(n)))  # "S" plus zero-padded digits, all keys the same width
+    return pd.Series([f"S{k:0{digits}d}" for k in keys], dtype=object)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from privsynth import dates, pii
 from privsynth.errors import SchemaError
@@ -24,7 +24,28 @@ KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 LEARNED_KINDS = ("numeric", "integer", "categorical", "boolean", "datetime")
 Policy = Literal["keep", "fake", "surrogate", "drop"]
 PiiKind = Literal["email", "phone", "person_name", "national_id", "credit_card", "ip_address", "street_address", "key"]
-MAX_PRECISION = 8
+MAX_PRECISION = 10
+Precision = Annotated[int, Field(ge=0, le=15)]
+
+
+def _check_column(column):
+    """Cross-field checks shared by schema columns and schema-file entries."""
+    if column.dtype is not None:
+        try:
+            pd.api.types.pandas_dtype(column.dtype)
+        except TypeError:
+            raise ValueError(f"dtype {column.dtype!r} is not a pandas dtype (e.g. int64, float64, object)") from None
+    bounds = [b for b in (column.min, column.max) if b is not None]
+    if column.kind in ("numeric", "integer") and any(isinstance(b, str) for b in bounds):
+        raise ValueError("min and max of a numeric column must be numbers")
+    if column.kind == "datetime":
+        try:
+            bounds = [dates.from_iso(b) if isinstance(b, str) else float(b) for b in bounds]
+        except ValueError:
+            raise ValueError("min and max of a datetime column must be ISO 8601 text, e.g. 2020-01-31") from None
+    if len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds) and bounds[0] > bounds[1]:
+        raise ValueError(f"min ({column.min}) is greater than max ({column.max})")
+    return column
 
 
 class Column(BaseModel):
@@ -38,13 +59,15 @@ class Column(BaseModel):
     nullable: bool = False
     min: int | float | str | None = None
     max: int | float | str | None = None
-    precision: int | None = None
+    precision: Precision | None = None
     datetime_format: str | None = None
     timezone: str | None = None
     value: Any = None
     pii: PiiKind | None = None
     policy: Policy = "keep"
     note: str | None = None
+
+    _checked = model_validator(mode="after")(_check_column)
 
     @property
     def learned(self) -> bool:
@@ -63,7 +86,7 @@ class ColumnOverride(BaseModel):
     nullable: bool | None = None
     min: int | float | str | None = None
     max: int | float | str | None = None
-    precision: int | None = None
+    precision: Precision | None = None
     datetime_format: str | None = None
     timezone: str | None = None
     value: Any = None
@@ -71,15 +94,17 @@ class ColumnOverride(BaseModel):
     policy: Policy | None = None
     note: str | None = None
 
+    _checked = model_validator(mode="after")(_check_column)
+
 
 class Settings(BaseModel):
     """Table-wide settings of a schema file."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rare_category_threshold: int = 5
+    rare_category_threshold: Annotated[int, Field(ge=1)] = 5
     rare_category_marker: str | None = None
-    max_categories: int = 10_000
+    max_categories: Annotated[int, Field(ge=1)] = 10_000
 
 
 class SchemaFile(Settings):
@@ -111,11 +136,8 @@ class Schema(Settings):
         overrides = overrides or SchemaFile()
         settings = Settings(**overrides.model_dump(include=set(Settings.model_fields)))
         given = {c.name: c for c in overrides.columns}
-        problems = [
-            f"column {name!r} in the schema file is not in the data (columns: {', '.join(map(str, frame.columns))})"
-            for name in given
-            if name not in frame.columns
-        ]
+        problems = [_unknown(name, frame.columns) for name in given if name not in frame.columns]
+        frame = text_names(frame)
         columns = []
         for name in frame.columns:
             try:
@@ -135,8 +157,19 @@ class Schema(Settings):
         return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
-def load_yaml(path: str | Path) -> SchemaFile:
-    """Read a schema file. Errors name the file and the field, e.g. `columns[2].kind`."""
+def text_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its column names as text (a new frame if any was not, e.g. from header=None)."""
+    if all(isinstance(name, str) for name in frame.columns):
+        return frame
+    names = [str(name) for name in frame.columns]
+    if len(set(names)) != len(names):
+        raise SchemaError("column names must be distinct once written as text (e.g. 1 and '1' clash)")
+    return frame.set_axis(names, axis=1)
+
+
+def load_yaml(path: str | Path, columns: list | None = None) -> SchemaFile:
+    """Read a schema file. Errors name the file and the field, e.g. `columns[2].kind`; given the data's
+    `columns`, entries naming no data column are reported in the same error."""
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"schema file not found: {path}")
@@ -149,7 +182,18 @@ def load_yaml(path: str | Path) -> SchemaFile:
     try:
         return SchemaFile.model_validate(raw)
     except ValidationError as exc:
-        raise SchemaError([f"{path}: {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]) from None
+        problems = [
+            f"{path}: {_location(err['loc'])}: {err['msg']}".replace("Value error, ", "") for err in exc.errors()
+        ]
+        if columns is not None and isinstance(raw.get("columns"), list):
+            known = {str(c) for c in columns}
+            named = [e.get("name") for e in raw["columns"] if isinstance(e, dict)]
+            problems += [_unknown(name, columns) for name in named if name is not None and str(name) not in known]
+        raise SchemaError(problems) from None
+
+
+def _unknown(name, columns) -> str:
+    return f"column {name!r} in the schema file is not in the data (columns: {', '.join(map(str, columns))})"
 
 
 def _location(loc: tuple) -> str:
@@ -160,16 +204,16 @@ def _location(loc: tuple) -> str:
 # ---------------------------------------------------------------- inference of one column
 
 
-def _decimals(values: np.ndarray) -> int:
-    """Fewest decimal places (<= MAX_PRECISION) that represent every value exactly (to 1e-9 relative)."""
+def _decimals(values: np.ndarray) -> int | None:
+    """Fewest decimal places (<= MAX_PRECISION) at which rounding gives back every value exactly (values
+    parsed from decimal text round-trip this way); None when none does (then output is not rounded)."""
     finite = values[np.isfinite(values)]
     if finite.size > 100_000:
         finite = finite[:: finite.size // 100_000]
     for places in range(MAX_PRECISION + 1):
-        scaled = finite * 10.0**places
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled)) * 1e-3 + 1e-7):
+        if np.array_equal(np.round(finite, places), finite):
             return places
-    return MAX_PRECISION
+    return None
 
 
 def _number(x: Any) -> float | int:
@@ -183,7 +227,7 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     if values.empty:
         return "empty", "every value is missing", {}
     n_distinct = values.nunique()
-    if pd.api.types.is_bool_dtype(series):
+    if pd.api.types.is_bool_dtype(series) or values.map(type).isin([bool, np.bool_]).all():
         return "boolean", None, {}
     if pd.api.types.is_datetime64_any_dtype(series):
         return "datetime", None, {}
@@ -240,7 +284,7 @@ def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) ->
     floats = values.to_numpy(dtype="float64")
     integral = bool(np.all(np.isfinite(floats)) and np.all(floats == np.round(floats)))
     hinted = dates.DATE_NAME.search(name) is not None or n_distinct >= 20  # 20 random ints are never all dates
-    if integral and hinted and floats.min() >= 1000_01_01 and floats.max() <= 9999_12_31:
+    if integral and hinted and floats.min() >= 1000_01_01 and floats.max() <= 9999_12_31:  # YYYYMMDD
         as_text = pd.Series(floats.astype("int64")).astype(str)
         if dates.guess_format(as_text) is None:
             try:
@@ -248,7 +292,7 @@ def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) ->
                 return "datetime", "integers in YYYYMMDD form", {"datetime_format": dates.INTEGER_DATE_FORMAT}
             except (ValueError, OverflowError):
                 pass
-    if integral and floats.min() >= 1e12:  # card numbers stored as integers
+    if integral and floats.min() >= 1e12 and floats.max() < 2**63:  # card numbers stored as integers
         found = pii.detect(name, pd.Series(floats.astype("int64")).astype(str))
         if found:
             return "identifier", found[1], {"pii": found[0], "policy": "fake"}
@@ -273,7 +317,7 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
     if kind == "identifier" and stated.get("policy") == "keep" and "kind" not in stated:
         kind = _plain_kind(series)  # the user chose to learn it: as the values it holds
         note = f"identifier ({extras.get('pii', 'key')}) kept by the schema file: learned like any column"
-    fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(series.dtype), "note": note}
+    fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": dates.dtype_name(series), "note": note}
     fields["nullable"] = bool(series.isna().any())
     if kind in ("identifier",):
         fields["pii"] = extras.get("pii", "key")
@@ -292,7 +336,12 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
     try:
         return Column(**fields)
     except ValidationError as exc:
-        raise SchemaError([f"column {name!r}: {e['loc'][0]}: {e['msg']}" for e in exc.errors()]) from None
+        raise SchemaError(
+            [
+                f"column {name!r}: {_location(e['loc']) or 'schema'}: {e['msg']}".replace("Value error, ", "")
+                for e in exc.errors()
+            ]
+        ) from None
 
 
 def _plain_kind(series: pd.Series) -> str:

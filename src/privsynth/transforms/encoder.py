@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth import dates
-from privsynth.schema import Column, Schema
+from privsynth.schema import Column, Schema, text_names
 from privsynth.transforms import categorical, numeric
 
 MISSING = "::missing"
@@ -78,6 +78,7 @@ class Encoder:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: Schema) -> Encoder:
+        frame = text_names(frame)
         codecs, masks = [], []
         for column in schema.columns:
             if not column.learned:
@@ -117,6 +118,7 @@ class Encoder:
         """Encode the columns of `frame` (absent columns become NaN = free). With `fill`, value variables
         of missing cells get draws from the marginal and the null pattern is encoded (for fitting); without
         it they stay NaN and the pattern is left free (for conditions)."""
+        frame = text_names(frame)
         n = len(frame)
         cols, masks = [], []
         for codec in self.codecs:
@@ -230,17 +232,18 @@ def _nearest_pattern(masks: np.ndarray, patterns: np.ndarray) -> np.ndarray:
 
 
 def restore_numbers(x: np.ndarray, column: Column) -> pd.Series:
-    """Numbers (or seconds) back in the column's dtype: integers stay integers, nulls allowed."""
+    """Numbers (or seconds) back in the column's dtype: integers stay integers, nulls allowed.
+    (A CSV writer then prints whole-number float columns as integers: see `io.write`.)"""
     missing = np.isnan(x)
     dtype = column.dtype
     if column.kind == "datetime":
         return dates.from_seconds(x, column.datetime_format, dtype, column.timezone)
-    if pd.api.types.is_integer_dtype(dtype) or (column.kind == "integer" and "float" in dtype):
-        if missing.any() or "float" in dtype:
-            return pd.Series(x).round().astype("Int64")
+    if pd.api.types.is_float_dtype(dtype):  # integers with nulls stay float64, as pandas read them
+        return pd.Series((np.round(x) if column.kind == "integer" else x).astype(dtype))
+    if pd.api.types.is_integer_dtype(dtype):
+        if missing.any():
+            return pd.Series(x).round().astype("Int64" if dtype.startswith("int") else dtype)
         return pd.Series(np.round(x).astype(dtype))
-    if pd.api.types.is_float_dtype(dtype):
-        return pd.Series(x.astype(dtype))
     # numbers that were stored as text
     places = column.precision or 0
     text = pd.Series([None if m else f"{v:.{places}f}" for v, m in zip(x, missing, strict=True)], dtype=object)

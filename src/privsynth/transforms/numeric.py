@@ -4,7 +4,8 @@ Continuous mode keeps a grid of quantiles, each pooled over at least `k` rows so
 is stored; encode maps a value to its CDF level (uniform within ties, so spikes such as many zeros
 survive), decode interpolates the quantile function, clips to the column's range and rounds to its
 precision. Discrete mode (few distinct values, e.g. small integers) keeps the value frequencies and
-maps through the step CDF, so decoded values are exactly the observed ones in their proportions.
+maps through the step CDF, so decoded values are exactly the observed ones in their proportions; a value
+seen fewer than k times is merged into the nearest frequent one, as rare categories are.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ def fit(x: np.ndarray, *, k: int = 5, discrete_max: int = DISCRETE_MAX_DISTINCT)
     if x.size == 0:
         raise ValueError("no values to learn from")
     support, counts = np.unique(x, return_counts=True)
-    if support.size <= discrete_max:
-        cdf = np.cumsum(counts) / counts.sum()
-        return {"mode": "discrete"}, {"support": support, "cdf": cdf}
+    frequent = counts >= k
+    if support.size <= discrete_max and frequent.any():
+        # a value seen fewer than k times is not stored: its rows count for the nearest frequent value
+        kept = support[frequent]
+        nearest = np.abs(support[:, None] - kept[None, :]).argmin(axis=1)
+        merged = np.bincount(nearest, weights=counts, minlength=kept.size)
+        cdf = np.cumsum(merged) / merged.sum()
+        return {"mode": "discrete", "rare_merged": int((~frequent).sum())}, {"support": kept, "cdf": cdf}
     levels = int(np.clip(x.size // max(k, 1), 2, MAX_GRID)) + 1
     probs = np.linspace(0.0, 1.0, levels)
     grid = np.quantile(x, probs)
