@@ -10,6 +10,7 @@ import contextlib
 import csv
 import os
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,10 +88,14 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
         if not header or all(not name.strip() for name in header):
             raise InputError(f"input file has no header row: {path}")
         _check_unique_names(header, str(path))
-        frame = pd.read_csv(path, encoding=encoding, low_memory=False, index_col=False)
-        if [str(c) for c in frame.columns] != header:
-            raise InputError(f"{path}: some rows have more fields than the header's {len(header)} columns")
-        return frame
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # pandas would drop surplus fields
+            try:
+                return pd.read_csv(path, encoding=encoding, low_memory=False, index_col=False)
+            except pd.errors.ParserWarning:
+                raise InputError(
+                    f"{path}: some rows have more fields than the header's {len(header)} columns"
+                ) from None
     except UnicodeDecodeError:
         offset, byte = _bad_byte(path, encoding)
         name = "utf-8" if encoding == "utf-8-sig" else encoding
