@@ -306,7 +306,7 @@ def test_surplus_fields_in_first_row_are_not_silently_shifted(tmp_path):
     with pytest.raises(InputError, match="more fields than the header"):
         io.read(path)
     path.write_text("a,b\n1,2\n" * 50 + "5,6,7\n")  # a surplus field far down the file
-    with pytest.raises(InputError, match="Expected 2 fields in line 52, saw 3"):
+    with pytest.raises(InputError, match="Expected 2 fields in line 101, saw 3"):
         io.read(path)
 
 
