@@ -58,10 +58,10 @@ def has_offset(fmt: str) -> bool:
 
 def guess_format(values: pd.Series, sample: int = 200) -> str | None:
     """The first of STRING_FORMATS that parses every one of (up to) `sample` non-null string values."""
-    texts = values.dropna().astype(str).str.strip()
+    texts = values.dropna()
+    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample].astype(str).str.strip()  # sample first
     if texts.empty:
         return None
-    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample]
     if not texts.str.contains(r"\d", regex=True).all():
         return None
     for fmt in STRING_FORMATS:

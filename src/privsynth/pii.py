@@ -91,11 +91,11 @@ def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] |
     Content rules need 90% of up to `sample` non-null values to match; person names also need a
     name-like column name, because capitalised words alone (cities, brands) are not names.
     """
-    texts = values.dropna().astype(str).str.strip()
+    texts = values.dropna()
+    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample].astype(str).str.strip()  # sample first
     texts = texts[texts != ""]
     if texts.empty:
         return None
-    texts = texts.iloc[:: max(1, len(texts) // sample)][:sample]
     checks = (
         ("email", lambda t: _EMAIL.match(t)),
         ("national_id", lambda t: _SSN.match(t)),

@@ -16,6 +16,8 @@ with fixed discrete codes given a score drawn uniformly within their CDF step.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -26,6 +28,7 @@ from privsynth.engines.base import code_frequencies, register, with_fixed
 from privsynth.transforms.encoder import Encoded
 
 _EPS = 1e-9
+_CHUNK = 1 << 17  # rows per sampling chunk: fixed, so output does not depend on the core count
 
 
 def _cdfs(freqs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
@@ -96,20 +99,42 @@ class FittedCopula:
     def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
         m = len(self.names)
         cdfs = _cdfs(self.frequencies)
+        out = np.empty((n, m), order="F")  # column-major: decoding reads whole columns
         if fixed is None or not (~np.isnan(fixed.values)).any():
-            chol = np.linalg.cholesky(self.corr) if m else np.empty((0, 0))
-            z = rng.standard_normal((n, m)) @ chol.T
+            self._unconditional(out, rng, cdfs)
         else:
-            z = self._conditional(n, rng, fixed, cdfs)
-        u = ndtr(z)
-        out = np.empty((n, m))
+            out[:] = self._to_encoded(ndtr(self._conditional(n, rng, fixed, cdfs)), cdfs)
+        return Encoded(self.names, self.cardinality, with_fixed(out, fixed))
+
+    def _unconditional(self, out: np.ndarray, rng: np.random.Generator, cdfs) -> None:
+        """Fill `out` with z ~ N(0, R) mapped to encoded values, in fixed-size chunks of rows with one
+        generator each (spawned from `rng`), run on the available cores. The chunking does not depend
+        on the core count, so the result is the same on any machine."""
+        n, m = out.shape
+        chol = np.linalg.cholesky(self.corr) if m else np.empty((0, 0))
+        seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(max(1, -(-n // _CHUNK)))
+
+        def chunk(i: int) -> None:
+            lo, hi = i * _CHUNK, min(n, (i + 1) * _CHUNK)
+            z = np.random.default_rng(seeds[i]).standard_normal((hi - lo, m)) @ chol.T
+            out[lo:hi] = self._to_encoded(ndtr(z), cdfs)
+
+        workers = min(len(seeds), os.cpu_count() or 1, 4)
+        if workers == 1:
+            for i in range(len(seeds)):
+                chunk(i)
+        else:  # numpy and scipy release the GIL in these loops, so threads use every core
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(chunk, range(len(seeds))))
+
+    def _to_encoded(self, u: np.ndarray, cdfs) -> np.ndarray:
+        """Uniform scores to encoded values: kept for continuous variables, CDF steps for discrete ones."""
         for j, k in enumerate(self.cardinality):
             if k == 0:
-                out[:, j] = np.clip(u[:, j], _EPS, 1 - _EPS)
+                np.clip(u[:, j], _EPS, 1 - _EPS, out=u[:, j])
             else:
-                codes = np.searchsorted(cdfs[j], u[:, j], side="right") - 1
-                out[:, j] = np.clip(codes, 0, k - 1)
-        return Encoded(self.names, self.cardinality, with_fixed(out, fixed))
+                u[:, j] = np.clip(np.searchsorted(cdfs[j], u[:, j], side="right") - 1, 0, k - 1)
+        return u
 
     def _conditional(self, n: int, rng: np.random.Generator, fixed: Encoded, cdfs) -> np.ndarray:
         z_fixed = normal_scores(fixed.values, self.cardinality, cdfs, rng)
