@@ -17,7 +17,7 @@ import pandas as pd
 MAX_LEVELS = 50
 
 
-class NotComputed(Exception):  # noqa: N818 - it is a result, not an error
+class NotComputed(Exception):
     """A metric that cannot be computed on this input; the message is the reason shown in the report."""
 
 
