@@ -9,7 +9,8 @@ model.save("model.psm"); model = ps.load("model.psm")
 __version__ = "0.1.0"
 
 from privsynth.errors import PrivsynthError
+from privsynth.evaluate.run import evaluate
 from privsynth.model import Model, fit, load
 from privsynth.schema import Schema
 
-__all__ = ["Model", "PrivsynthError", "Schema", "__version__", "fit", "load"]
+__all__ = ["Model", "PrivsynthError", "Schema", "__version__", "evaluate", "fit", "load"]

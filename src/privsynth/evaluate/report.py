@@ -1,0 +1,135 @@
+"""The Evaluation object: numbers as a dict/JSON, a one-screen summary, and a self-contained HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# headline metric -> (path in the result dict, one-line meaning, better direction)
+HEADLINES: dict[str, tuple[str, str, str]] = {
+    "accuracy_overall": ("fidelity.accuracy.overall", "mean of univariate and bivariate accuracy (1 - TVD)", "higher"),
+    "accuracy_univariate": (
+        "fidelity.accuracy.univariate",
+        "1 - mean TVD of each column's binned distribution",
+        "higher",
+    ),
+    "accuracy_bivariate": ("fidelity.accuracy.bivariate", "1 - mean TVD of every column pair's joint bins", "higher"),
+    "holdout_accuracy_overall": (
+        "fidelity.holdout_accuracy.overall",
+        "the same for the holdout itself: the ceiling an honest generator reaches",
+        "higher",
+    ),
+    "holdout_accuracy_bivariate": (
+        "fidelity.holdout_accuracy.bivariate",
+        "bivariate accuracy of the holdout itself (the ceiling)",
+        "higher",
+    ),
+    "association_difference": (
+        "fidelity.associations.mean_abs_difference",
+        "mean |difference| of Pearson / Cramer's V / eta matrices",
+        "lower",
+    ),
+    "detection_auc": (
+        "fidelity.detection_auc",
+        "ROC AUC of a classifier telling real from synthetic (0.5 = cannot)",
+        "lower",
+    ),
+    "dcr_share": (
+        "privacy.dcr.share",
+        "share of synthetic rows closer to a training row than to a holdout row (0.5 ideal)",
+        "lower",
+    ),
+    "exact_match_train": ("privacy.exact_match.train", "share of synthetic rows identical to a training row", "lower"),
+    "exact_match_holdout": (
+        "privacy.exact_match.holdout",
+        "share of synthetic rows identical to a holdout row",
+        "lower",
+    ),
+    "exact_match_excess": ("", "exact_match_train - exact_match_holdout: copies beyond chance duplicates", "lower"),
+    "mia_auc_max": (
+        "privacy.membership.max_auc",
+        "best membership-inference ROC AUC over the attacks (0.5 = none)",
+        "lower",
+    ),
+    "utility_tstr": ("utility.tstr.score", "model trained on synthetic, tested on the real holdout", "higher"),
+    "utility_trtr": ("utility.trtr.score", "the same model trained on real data", "higher"),
+    "utility_gap": ("utility.gap", "TRTR - TSTR: what training on synthetic data costs", "lower"),
+}
+
+
+def lookup(result: dict, path: str):
+    """The value at a dotted path, or None when absent or not computed."""
+    node = result
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, dict) and node.get("status") == "not computed":
+        return None
+    return node
+
+
+def _plain(value):
+    """JSON-able copies: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Evaluation:
+    """What `privsynth.evaluate` returns."""
+
+    def __init__(self, result: dict, real: pd.DataFrame | None = None, synthetic: pd.DataFrame | None = None):
+        self.result = _plain(result)
+        self._real, self._synthetic = real, synthetic
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(self.result))
+
+    def headline(self) -> dict[str, float | None]:
+        out = {name: lookup(self.result, path) if path else None for name, (path, _, _) in HEADLINES.items()}
+        if out["exact_match_train"] is not None and out["exact_match_holdout"] is not None:
+            out["exact_match_excess"] = out["exact_match_train"] - out["exact_match_holdout"]
+        return out
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        from privsynth.io import write_bytes_atomic
+
+        text = json.dumps({"headline": self.headline(), **self.result}, indent=1, allow_nan=False)
+        return write_bytes_atomic(path, lambda fh: fh.write(text.encode()))
+
+    def summary(self) -> list[tuple[str, str, str]]:
+        """(metric, value, meaning) rows for the headline metrics."""
+        rows = []
+        for name, value in self.headline().items():
+            _, meaning, better = HEADLINES[name]
+            shown = "not computed" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+            rows.append((name, shown, f"{meaning} ({better} is better)"))
+        return rows
+
+    def to_html(self, path: str | os.PathLike, gates: list | None = None) -> Path:
+        from privsynth.evaluate.html import render
+        from privsynth.io import write_bytes_atomic
+
+        page = render(self, gates or [])
+        return write_bytes_atomic(path, lambda fh: fh.write(page.encode()))
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{k}={v:.3f}" for k, v in self.headline().items() if isinstance(v, float))
+        return f"<privsynth.Evaluation {head}>"
+
+
+def escape(value) -> str:
+    return html.escape(str(value))

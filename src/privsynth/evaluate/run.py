@@ -1,0 +1,123 @@
+"""`evaluate`: every metric on (real, synthetic, holdout), gathered into one JSON-able Evaluation.
+
+A metric that cannot be computed on the given input is recorded as {"status": "not computed", "reason": ...},
+never as a made-up value.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from privsynth.errors import InputError
+from privsynth.evaluate import fidelity
+from privsynth.evaluate.common import NotComputed, as_numbers, not_computed
+from privsynth.evaluate.report import Evaluation
+
+MAX_OVERLAP = 0.05
+
+
+def _check_tables(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None) -> list[str]:
+    """Raise InputError when the tables cannot be compared; return notes on what is odd but usable."""
+    problems, notes = [], []
+    if len(synthetic) == 0:
+        problems.append("the synthetic table has no rows")
+    for label, other in (("synthetic", synthetic), ("holdout", holdout)):
+        if other is None:
+            continue
+        missing = [c for c in real.columns if c not in other.columns]
+        extra = [c for c in other.columns if c not in real.columns]
+        if missing:
+            problems.append(f"the {label} table lacks column(s) {', '.join(map(repr, missing))}")
+        if extra:
+            problems.append(f"the {label} table has column(s) the real one lacks: {', '.join(map(repr, extra))}")
+        for name in real.columns:
+            comparable = name in other.columns and real[name].notna().any() and other[name].notna().any()
+            if comparable and (as_numbers(real[name]) is None) != (as_numbers(other[name]) is None):
+                problems.append(
+                    f"column {name!r} is {real[name].dtype} in the real table, {other[name].dtype} in the {label}"
+                )
+    if problems:
+        raise InputError("; ".join(problems))
+    if holdout is not None and len(holdout):
+        keys = pd.util.hash_pandas_object(real, index=False)
+        overlap = float(pd.util.hash_pandas_object(holdout[real.columns], index=False).isin(keys).mean())
+        if overlap > MAX_OVERLAP:
+            raise InputError(
+                f"{overlap:.0%} of holdout rows also appear in the training data: the holdout must be records the "
+                "generator never saw (split before fitting)"
+            )
+        if overlap > 0:
+            notes.append(f"{overlap:.1%} of holdout rows equal a training row (duplicate records in the source)")
+    return notes
+
+
+def _safe(compute, *args, **kwargs):
+    try:
+        return compute(*args, **kwargs)
+    except NotComputed as exc:
+        return not_computed(str(exc))
+
+
+def evaluate(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None = None,
+    *,
+    target: str | None = None,
+    sensitive: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+) -> Evaluation:
+    """Fidelity, utility (needs `target` and `holdout`), privacy (needs `holdout`) and fairness (needs
+    `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation."""
+    started = time.perf_counter()
+    notes = _check_tables(real, synthetic, holdout)
+    synthetic = synthetic[list(real.columns)]
+    holdout = holdout[list(real.columns)] if holdout is not None else None
+    for name in [target, *sensitive]:
+        if name is not None and name not in real.columns:
+            raise InputError(f"column {name!r} is not in the real table")
+    result: dict = {
+        "rows": {"real": len(real), "synthetic": len(synthetic), "holdout": None if holdout is None else len(holdout)},
+        "columns": list(map(str, real.columns)),
+        "target": target,
+        "sensitive": list(sensitive),
+        "seed": seed,
+        "notes": notes,
+    }
+    accuracy = fidelity.accuracy(real, synthetic, seed)
+    result["fidelity"] = {
+        "accuracy": accuracy,
+        "holdout_accuracy": fidelity.accuracy(real, holdout, seed)
+        if holdout is not None
+        else not_computed("no holdout given"),
+        "shape": {name: fidelity.shape_score(real[name], synthetic[name]) for name in real.columns},
+        "ks": {name: fidelity.ks(real[name], synthetic[name]) for name in real.columns},
+        "associations": fidelity.association_difference(real, synthetic),
+        "detection_auc": _safe(fidelity.detection_auc, real, synthetic, seed),
+        "coverage": fidelity.coverage(real, synthetic),
+    }
+    if holdout is None:
+        result["privacy"] = not_computed("privacy is measured against a holdout the generator never saw: pass one")
+        result["utility"] = not_computed("needs a holdout and a target column")
+    else:
+        from privsynth.evaluate.privacy import evaluate_privacy
+
+        result["privacy"] = evaluate_privacy(real, synthetic, holdout, target=target, seed=seed)
+        if target is None:
+            result["utility"] = not_computed("needs a target column (--target)")
+        else:
+            from privsynth.evaluate.utility import evaluate_utility
+
+            result["utility"] = evaluate_utility(real, synthetic, holdout, target, seed=seed)
+    if sensitive:
+        from privsynth.evaluate.fairness import evaluate_fairness
+
+        result["fairness"] = evaluate_fairness(
+            real, synthetic, list(sensitive), target=target, holdout=holdout, seed=seed
+        )
+    else:
+        result["fairness"] = not_computed("no sensitive column given (--sensitive)")
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return Evaluation(result, real=real, synthetic=synthetic)
