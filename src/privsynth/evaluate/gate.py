@@ -77,6 +77,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
     merged = dict(default)
     if path is not None:
         user = _read(path)
+        if not isinstance(user.get("gates") or {}, dict):
+            raise SchemaError(f"{path}: 'gates' must map metric names to bounds, e.g. dcr_share: {{max: 0.52}}")
         merged["gates"] = {**default.get("gates", {}), **(user.get("gates") or {})}
         merged.update({k: v for k, v in user.items() if k != "gates"})
     try:

@@ -73,7 +73,7 @@ def render(evaluation, gates: list) -> str:
     rows = "".join(
         f"<tr><td>{escape(c)}</td><td class='num'>{accuracy['columns'][c]:.4f}</td>"
         f"<td class='num'>{_fmt(result['fidelity']['shape'].get(c))}</td>"
-        f"<td class='num'>{_fmt(result['fidelity']['ks'].get(c))}</td></tr>"
+        f"<td class='num'>{'' if result['fidelity']['ks'].get(c) is None else _fmt(result['fidelity']['ks'][c])}</td></tr>"
         for c in result["columns"]
     )
     column_table = f"<table><tr><th>column</th><th>accuracy</th><th>shape</th><th>KS</th></tr>{rows}</table>"
