@@ -29,6 +29,10 @@ def _fmt(value) -> str:
     return escape(value)
 
 
+def _fmt_or_blank(value) -> str:
+    return "" if value is None else _fmt(value)
+
+
 def nested_table(data) -> str:
     """A dict rendered as a two-column table (nested dicts flattened with dotted keys)."""
     if isinstance(data, dict) and data.get("status") == "not computed":
@@ -73,7 +77,7 @@ def render(evaluation, gates: list) -> str:
     rows = "".join(
         f"<tr><td>{escape(c)}</td><td class='num'>{accuracy['columns'][c]:.4f}</td>"
         f"<td class='num'>{_fmt(result['fidelity']['shape'].get(c))}</td>"
-        f"<td class='num'>{'' if result['fidelity']['ks'].get(c) is None else _fmt(result['fidelity']['ks'][c])}</td></tr>"
+        f"<td class='num'>{_fmt_or_blank(result['fidelity']['ks'].get(c))}</td></tr>"
         for c in result["columns"]
     )
     column_table = f"<table><tr><th>column</th><th>accuracy</th><th>shape</th><th>KS</th></tr>{rows}</table>"
