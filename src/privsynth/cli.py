@@ -260,7 +260,7 @@ def _print_summary(result, gates) -> None:
 def _print_gates(gates) -> None:
     table = Table(title="gates", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("gate", "value", "bound", "result"):
-        table.add_column(header, no_wrap=True)
+        table.add_column(header, overflow="fold", no_wrap=header in ("value", "result"))
     for g in gates:
         shown = "not computed" if g.value is None else f"{g.value:.4f}"
         table.add_row(g.name, shown, g.bound, g.status)
