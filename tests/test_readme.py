@@ -16,7 +16,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_readme_has_examples():
-    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 1
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 2
 
 
 def test_python_examples_run(tmp_path, monkeypatch):
@@ -55,8 +55,18 @@ def test_schema_example_is_a_valid_schema_file(tmp_path):
     assert parsed.columns[2].policy == "fake"
 
 
+def test_policy_example_is_a_valid_policy(tmp_path):
+    from privsynth.evaluate.gate import load_policy
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(_blocks("yaml")[1])
+    policy = load_policy(path)
+    assert policy.gates["dcr_share"].max == 0.55 and policy.gates["mia_auc_max"] is None
+    assert policy.fail_when_not_computed
+
+
 def test_cli_flags_in_readme_exist(run_cli):
-    for command in ("describe", "fit", "sample", "demo"):
+    for command in ("describe", "fit", "sample", "demo", "evaluate", "check"):
         help_text = run_cli(command, "--help").stdout
         synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
         for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):
