@@ -82,7 +82,8 @@ class Model:
             if column.policy == "drop":
                 continue
             out[column.name] = learned[column.name] if column.learned else self._replacement(column, n, extra_rng)
-        return pd.DataFrame(out)
+        # concat keeps one block per column: the dict constructor would copy them into merged blocks
+        return pd.concat(out, axis=1, copy=False) if out else pd.DataFrame(index=range(n))
 
     def _fixed(self, n: int, conditions, rng: np.random.Generator) -> Encoded:
         frame = (

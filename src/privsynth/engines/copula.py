@@ -124,8 +124,10 @@ class FittedCopula:
             for i in range(len(seeds)):
                 chunk(i)
         else:  # numpy and scipy release the GIL in these loops, so threads use every core
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(chunk, range(len(seeds))))
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+                list(pool.map(chunk, range(len(seeds))))  # one BLAS thread each: no oversubscription
 
     def _to_encoded(self, u: np.ndarray, cdfs) -> np.ndarray:
         """Uniform scores to encoded values: kept for continuous variables, CDF steps for discrete ones."""
