@@ -1,0 +1,130 @@
+"""Utility: is the synthetic table as good as the real one for training a model?
+
+TSTR (train on synthetic, test on real) against TRTR (train on real, test on real), both scored on the real
+holdout with one fixed gradient-boosting model (scikit-learn's HistGradientBoosting, fixed hyper-parameters
+and seed). Task: classification when the target is text, boolean, or has at most 10 distinct values
+(ROC AUC, macro one-vs-rest for several classes, and accuracy); regression otherwise (R2 and MAE).
+`gap` = TRTR - TSTR of the main score (ROC AUC or R2): 0 means training on synthetic data costs nothing.
+Feature-importance agreement: Spearman rank correlation of the two models' permutation importances on the
+holdout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from privsynth.evaluate.common import as_numbers, not_computed, subsample
+
+MAX_TRAIN_ROWS = 50_000
+MAX_CLASSES_AS_CLASSIFICATION = 10
+
+
+def is_classification(target: pd.Series) -> bool:
+    return as_numbers(target) is None or target.nunique() <= MAX_CLASSES_AS_CLASSIFICATION
+
+
+class _Features:
+    """Model inputs: numbers as they are (datetimes in seconds), categories as codes learned on real data."""
+
+    def __init__(self, real: pd.DataFrame, target: str):
+        self.columns = [c for c in real.columns if c != target]
+        self.levels = {
+            c: real[c].dropna().astype(str).value_counts().index[:250].tolist()
+            for c in self.columns
+            if as_numbers(real[c]) is None
+        }
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for c in self.columns:
+            if c in self.levels:
+                codes = pd.Categorical(frame[c].astype(str).where(frame[c].notna(), None), categories=self.levels[c])
+                parts.append(np.where(codes.codes < 0, np.nan, codes.codes).astype("float64"))
+            else:
+                parts.append(as_numbers(frame[c]).to_numpy(dtype="float64"))
+        return np.column_stack(parts) if parts else np.empty((len(frame), 0))
+
+    @property
+    def categorical_mask(self) -> list[bool]:
+        return [c in self.levels for c in self.columns]
+
+
+def model(classification: bool, features: _Features, seed: int):
+    """The one fixed model both sides train."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    kind = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+    mask = features.categorical_mask
+    return kind(max_iter=200, learning_rate=0.1, random_state=seed, categorical_features=mask if any(mask) else None)
+
+
+def _scores(fitted, x: np.ndarray, y: pd.Series, classification: bool) -> dict:
+    from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
+
+    if not classification:
+        predicted = fitted.predict(x)
+        return {
+            "score": float(r2_score(y, predicted)),
+            "r2": float(r2_score(y, predicted)),
+            "mae": float(mean_absolute_error(y, predicted)),
+        }
+    out = {"accuracy": float(accuracy_score(y, fitted.predict(x)))}
+    classes = list(fitted.classes_)
+    if set(y.unique()) - set(classes) or y.nunique() < 2:
+        out["score"] = not_computed("the holdout has classes the model never saw, or only one class")
+        return out
+    proba = fitted.predict_proba(x)
+    if len(classes) == 2:
+        auc = roc_auc_score(y == classes[1], proba[:, 1])
+    else:
+        auc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
+    out["score"] = out["roc_auc"] = float(auc)
+    return out
+
+
+def evaluate_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, target: str, *, seed: int = 0):
+    """TSTR and TRTR scores on the holdout, their gap and the importance agreement (see module doc)."""
+    from scipy.stats import spearmanr
+    from sklearn.inspection import permutation_importance
+
+    if len(synthetic) == 0 or len(holdout) == 0:
+        return not_computed("the synthetic table or the holdout is empty")
+    for label, frame in (("real", real), ("synthetic", synthetic)):
+        if frame[target].nunique() < 2:
+            return not_computed(f"the target {target!r} is constant in the {label} data")
+    classification = is_classification(real[target])
+    train_real = subsample(real[real[target].notna()], MAX_TRAIN_ROWS, seed)
+    train_syn = subsample(synthetic[synthetic[target].notna()], MAX_TRAIN_ROWS, seed)
+    test = holdout[holdout[target].notna()]
+    features = _Features(train_real, target)
+    y_test = test[target].astype(str) if classification else test[target].astype("float64")
+    fitted, result = (
+        {},
+        {
+            "task": "classification" if classification else "regression",
+            "target": target,
+            "train_rows": {"real": len(train_real), "synthetic": len(train_syn)},
+        },
+    )
+    for side, frame in (("trtr", train_real), ("tstr", train_syn)):
+        y = frame[target].astype(str) if classification else frame[target].astype("float64")
+        fitted[side] = model(classification, features, seed).fit(features.transform(frame), y)
+        result[side] = _scores(fitted[side], features.transform(test), y_test, classification)
+    main = [result[s].get("score") for s in ("trtr", "tstr")]
+    result["gap"] = (
+        main[0] - main[1] if all(isinstance(v, float) for v in main) else not_computed("a score was not computed")
+    )
+    probe = subsample(test, 5_000, seed)
+    y_probe = probe[target].astype(str) if classification else probe[target].astype("float64")
+    importances = [
+        permutation_importance(
+            fitted[s], features.transform(probe), y_probe, n_repeats=3, random_state=seed
+        ).importances_mean
+        for s in ("trtr", "tstr")
+    ]
+    rho = spearmanr(*importances).statistic if len(features.columns) > 2 else float("nan")
+    result["importance_rank_correlation"] = (
+        float(rho) if np.isfinite(rho) else not_computed("too few features, or importances are constant")
+    )
+    return result

@@ -1,0 +1,76 @@
+"""Privacy and utility sanity: a copy of the training data must look leaky and useful; an independent sample
+from the same distribution must look private; privsynth's copula must sit near the private side."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import privsynth as ps
+from privsynth.evaluate.gate import check, load_policy
+from privsynth.evaluate.privacy import evaluate_privacy
+from privsynth.evaluate.utility import evaluate_utility
+
+
+def _population(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "x": np.round(x, 3),
+            "y": np.round(2 * x + rng.normal(size=n), 3),
+            "group": rng.choice(["a", "b", "c"], n),
+            "label": np.where(x + rng.normal(scale=0.5, size=n) > 0, "yes", "no"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def split():
+    frame = _population(6000, 0)
+    return frame.iloc[:2000].reset_index(drop=True), frame.iloc[2000:4000].reset_index(drop=True), frame.iloc[4000:]
+
+
+def test_copy_of_training_data_is_caught(split):
+    train, holdout, _ = split
+    result = evaluate_privacy(train, train, holdout, seed=0)
+    assert result["exact_match"]["train"] == 1.0 and result["exact_match"]["holdout"] < 0.01
+    assert result["dcr"]["share"] > 0.95 and result["dcr"]["train_p05"] == 0.0
+    assert result["membership"]["max_auc"] > 0.95
+
+
+def test_fresh_sample_from_the_same_distribution_is_private(split):
+    train, holdout, fresh = split
+    result = evaluate_privacy(train, fresh.reset_index(drop=True), holdout, seed=0)
+    assert abs(result["dcr"]["share"] - 0.5) < 0.04
+    assert abs(result["membership"]["max_auc"] - 0.5) < 0.05
+    json.dumps(result)
+    assert evaluate_privacy(train, fresh, holdout, seed=0) == result  # same seed, same numbers
+
+
+def test_utility_copy_versus_broken_relation(split):
+    train, holdout, _ = split
+    same = evaluate_utility(train, train, holdout, "label", seed=0)
+    assert same["task"] == "classification" and abs(same["gap"]) < 1e-9 and same["trtr"]["score"] > 0.8
+    broken = train.assign(label=train["label"].sample(frac=1.0, random_state=0).to_numpy())
+    shuffled = evaluate_utility(train, broken, holdout, "label", seed=0)
+    assert abs(shuffled["tstr"]["score"] - 0.5) < 0.1 and shuffled["gap"] > 0.2
+    regression = evaluate_utility(train, train, holdout, "y", seed=0)
+    assert regression["task"] == "regression" and regression["trtr"]["r2"] > 0.6
+    constant = evaluate_utility(train, train.assign(label="yes"), holdout, "label")
+    assert constant["status"] == "not computed" and "constant" in constant["reason"]
+
+
+def test_copula_on_cps_is_private_and_useful(cps):
+    real = cps.drop(columns="rownames").sample(frac=1.0, random_state=0).reset_index(drop=True)
+    train, holdout = real.iloc[:14000], real.iloc[14000:]
+    synthetic = ps.fit(train, seed=0).sample(len(train), seed=1)
+    result = ps.evaluate(train, synthetic, holdout, target="parttime", seed=0).to_dict()
+    privacy = result["privacy"]
+    assert privacy["dcr"]["share"] <= 0.55 and privacy["membership"]["max_auc"] < 0.6
+    assert result["utility"]["tstr"]["score"] > result["utility"]["trtr"]["score"] - 0.1
+    gates = {g.name: g for g in check(ps.evaluate(train, train, holdout, seed=0).headline(), load_policy())}
+    assert gates["dcr_share"].passed is False and gates["exact_match_excess"].passed is False
