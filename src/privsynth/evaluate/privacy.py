@@ -1,7 +1,8 @@
 """Privacy, measured against a holdout the generator never saw (a record it never saw is the yardstick).
 
 - exact match rate: share of synthetic rows identical to some training row (all columns, nulls equal), and
-  the same against the holdout; [0, 1], lower is better, and train should not exceed holdout.
+  the same against the holdout, each on equal-sized samples (the larger is subsampled with the seed: more
+  reference rows give more chance matches); [0, 1], lower is better, and train should not exceed holdout.
 - DCR share: for each synthetic row, is its nearest training row closer than its nearest holdout row (ties
   count 0.5)? Train and holdout are subsampled to the same size (fixed seed), so 0.5 is ideal; the field's
   bar is <= 0.52 (memorising generators score 0.55-0.60). Also the 5th percentile of the distance to the
@@ -52,8 +53,16 @@ def evaluate_privacy(
 
     if len(train) < 20 or len(holdout) < 20 or len(synthetic) < 20:
         return not_computed("needs at least 20 rows in each of train, holdout and synthetic")
-    result: dict = {"exact_match": {"train": exact_match(train, synthetic), "holdout": exact_match(holdout, synthetic)}}
-    size = min(len(train), len(holdout), MAX_ROWS)
+    # equal-sized references: a larger table offers more rows to match by chance
+    equal = min(len(train), len(holdout))
+    result: dict = {
+        "exact_match": {
+            "train": exact_match(subsample(train, equal, seed), synthetic),
+            "holdout": exact_match(subsample(holdout, equal, seed + 1), synthetic),
+            "reference_rows": equal,
+        }
+    }
+    size = min(equal, MAX_ROWS)
     tr, ho = subsample(train, size, seed), subsample(holdout, size, seed + 1)
     syn = subsample(synthetic, MAX_ROWS, seed + 2)
     encoder = MixedEncoder.fit(train)
