@@ -300,11 +300,17 @@ def demo(
     target: Annotated[
         str | None, typer.Option("--target", help="Column for the utility check (default for CPS1988: wage).")
     ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option("--sensitive", help="Column(s) for the fairness check (default for CPS1988: ethnicity)."),
+    ] = None,
 ) -> None:
     """End to end on a real dataset shipped offline: split 80/20, fit, sample, evaluate, write report.html."""
     from privsynth.demo import run_demo
 
-    summary = run_demo(dataset, out_dir, engine=engine, seed=seed, target=target, progress=_progress)
+    summary = run_demo(
+        dataset, out_dir, engine=engine, seed=seed, target=target, sensitive=sensitive, progress=_progress
+    )
     table = Table(title=f"{dataset}: real vs synthetic, per column", title_justify="left")
     for header in ("column", "kind", "TVD", "KS", "nulls real", "nulls synthetic"):
         table.add_column(header)

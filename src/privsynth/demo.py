@@ -26,14 +26,25 @@ def load_rdataset(name: str):
 
 
 def run_demo(
-    dataset: str, out_dir: Path, *, engine: str = "copula", seed: int = 0, target: str | None = None, progress=None
+    dataset: str,
+    out_dir: Path,
+    *,
+    engine: str = "copula",
+    seed: int = 0,
+    target: str | None = None,
+    sensitive: list[str] | None = None,
+    progress=None,
 ) -> dict:
     """Split 80/20 (seeded), fit on the 80% (real.csv), sample as many rows, write the files, and evaluate
     the synthetic table against the 20% holdout the model never saw (report.html, report.json)."""
     progress = progress or (lambda _title: contextlib.nullcontext(lambda _step: None))
     table = load_rdataset(dataset)
-    if target is None and dataset == "AER::CPS1988":
-        target = "wage"
+    if dataset == "AER::CPS1988":
+        target = target or "wage"
+        sensitive = ["ethnicity"] if sensitive is None else sensitive
+    for name in [target, *(sensitive or [])]:
+        if name is not None and name not in table.columns:
+            raise InputError(f"column {name!r} is not in {dataset} (columns: {', '.join(map(str, table.columns))})")
     shuffled = table.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     cut = round(0.8 * len(shuffled))
     real, holdout = shuffled.iloc[:cut].reset_index(drop=True), shuffled.iloc[cut:].reset_index(drop=True)
@@ -65,7 +76,12 @@ def run_demo(
         step("evaluating against the holdout")
         learned = [c.name for c in model.schema.columns if c.learned]
         evaluation = ps.evaluate(
-            real[learned], synthetic[learned], holdout[learned], target=target if target in learned else None, seed=seed
+            real[learned],
+            synthetic[learned],
+            holdout[learned],
+            target=target if target in learned else None,
+            sensitive=[c for c in sensitive or [] if c in learned],
+            seed=seed,
         )
         from privsynth.evaluate.gate import check, load_policy
 

@@ -16,15 +16,17 @@ GOOD = {
     "dcr_share": 0.50,
     "exact_match_excess": 0.0,
     "mia_auc_max": 0.51,
+    "singling_out_risk": 0.0,
+    "linkability_risk": 0.02,
 }
 
 
 def test_default_policy_passes_good_and_fails_bad():
     policy = load_policy()
     assert all(g.passed for g in check(GOOD, policy))
-    bad = dict(GOOD, dcr_share=0.7, accuracy_bivariate=0.80)
+    bad = dict(GOOD, dcr_share=0.7, accuracy_bivariate=0.80, linkability_risk=0.3)
     failed = {g.name for g in check(bad, policy) if g.passed is False}
-    assert failed == {"dcr_share", "accuracy_bivariate"}
+    assert failed == {"dcr_share", "accuracy_bivariate", "linkability_risk"}
 
 
 def test_not_computed_is_skipped_unless_required(tmp_path):

@@ -36,10 +36,29 @@ def split():
 
 def test_copy_of_training_data_is_caught(split):
     train, holdout, _ = split
-    result = evaluate_privacy(train, train, holdout, seed=0)
+    result = evaluate_privacy(train, train, holdout, secrets=["label"], seed=0)
     assert result["exact_match"]["train"] == 1.0 and result["exact_match"]["holdout"] < 0.01
     assert result["dcr"]["share"] > 0.95 and result["dcr"]["train_p05"] == 0.0
-    assert result["membership"]["max_auc"] > 0.95
+    assert result["membership"]["distance"]["auc"] > 0.95
+    assert result["membership"]["density_ratio"]["auc"] > 0.95
+    assert result["membership"]["density_ratio"]["tpr_at_fpr_01"] > 0.5
+    # anonymeter: a copy lets an attacker link records and infer their label far beyond the control rate
+    risks = result["anonymeter"]
+    assert risks["linkability"]["risk"] > 0.5 and risks["inference"]["label"]["risk"] > 0.5
+    assert risks["linkability"]["ci"][0] <= risks["linkability"]["risk"] <= risks["linkability"]["ci"][1]
+    histogram = result["dcr"]["histogram"]
+    assert sum(histogram["train"]) == sum(histogram["holdout"]) == len(train)
+    assert histogram["train"][0] == len(train)  # every synthetic row sits on a training row
+
+
+def test_half_copied_data_shows_in_both_attacks(split):
+    """Half the rows copied, half fresh: each attack must see the copied half (AUC ~ 0.75)."""
+    train, holdout, fresh = split
+    mixed = pd.concat([train.iloc[:1000], fresh.iloc[:1000]], ignore_index=True)
+    membership = evaluate_privacy(train, mixed, holdout, seed=0)["membership"]
+    for attack in ("distance", "density_ratio"):
+        assert 0.65 < membership[attack]["auc"] < 0.85, attack
+    assert membership["max_auc"] == max(membership["distance"]["auc"], membership["density_ratio"]["auc"])
 
 
 def test_fresh_sample_from_the_same_distribution_is_private(split):
@@ -47,6 +66,9 @@ def test_fresh_sample_from_the_same_distribution_is_private(split):
     result = evaluate_privacy(train, fresh.reset_index(drop=True), holdout, seed=0)
     assert abs(result["dcr"]["share"] - 0.5) < 0.04
     assert abs(result["membership"]["max_auc"] - 0.5) < 0.05
+    assert result["anonymeter"]["linkability"]["risk"] < 0.05
+    assert result["anonymeter"]["singling_out"]["risk"] < 0.05
+    assert result["anonymeter"]["inference"]["status"] == "not computed"  # no secret named
     json.dumps(result)
     assert evaluate_privacy(train, fresh, holdout, seed=0) == result  # same seed, same numbers
 
@@ -74,3 +96,13 @@ def test_copula_on_cps_is_private_and_useful(cps):
     assert result["utility"]["tstr"]["score"] > result["utility"]["trtr"]["score"] - 0.1
     gates = {g.name: g for g in check(ps.evaluate(train, train, holdout, seed=0).headline(), load_policy())}
     assert gates["dcr_share"].passed is False and gates["exact_match_excess"].passed is False
+
+
+def test_without_anonymeter_the_risks_are_not_computed(split, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "anonymeter.evaluators", None)
+    train, holdout, fresh = split
+    result = evaluate_privacy(train, fresh, holdout, seed=0)
+    assert result["anonymeter"]["status"] == "not computed" and "anonymeter" in result["anonymeter"]["reason"]
+    assert "dcr" in result and "membership" in result

@@ -33,33 +33,190 @@ def _fmt_or_blank(value) -> str:
     return "" if value is None else _fmt(value)
 
 
-def nested_table(data) -> str:
-    """A dict rendered as a two-column table (nested dicts flattened with dotted keys)."""
-    if isinstance(data, dict) and data.get("status") == "not computed":
-        return f'<p class="nc">not computed: {escape(data.get("reason", ""))}</p>'
-    rows = []
-
-    def walk(prefix: str, node) -> None:
-        if isinstance(node, dict) and node.get("status") == "not computed":
-            rows.append((prefix, f'<span class="nc">not computed: {escape(node.get("reason", ""))}</span>'))
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), value)
-        elif isinstance(node, list) and len(node) > 12:
-            rows.append((prefix, escape(f"[{len(node)} values]")))
-        else:
-            rows.append((prefix, _fmt(node) if not isinstance(node, list) else escape(json.dumps(node))))
-
-    walk("", data)
-    body = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{v}</td></tr>" for k, v in rows)
-    return f"<table><tr><th>figure</th><th>value</th></tr>{body}</table>"
-
-
 def _figure(fig, first: list[bool]) -> str:
     include = "inline" if first[0] else False
     first[0] = False
     fig.update_layout(margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=300, template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=include, config={"displayModeBar": False})
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td class='num'>{_fmt(v)}</td>" if not isinstance(v, str) else f"<td>{v}</td>" for v in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _value(node, key: str):
+    """node[key] when it is a number; None (shown as not computed) otherwise."""
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, int | float) else None
+
+
+def _reason(node) -> str:
+    return f'<p class="nc">not computed: {escape(node.get("reason", ""))}</p>'
+
+
+def privacy_section(privacy: dict, first: list[bool]) -> str:
+    """Exact matches, DCR (with the two distributions), the attacks and anonymeter's risks."""
+    import plotly.graph_objects as go
+
+    if privacy.get("status") == "not computed":
+        return _reason(privacy)
+    exact, dcr, nndr = privacy["exact_match"], privacy["dcr"], privacy["nndr"]
+    parts = [
+        _table(
+            ["figure", "value", "meaning"],
+            [
+                ["exact match: training rows", exact["train"], "share of synthetic rows identical to a training row"],
+                ["exact match: holdout rows", exact["holdout"], "the same against unseen rows (chance duplicates)"],
+                ["DCR share", dcr["share"], "synthetic rows nearer a training row than a holdout row (0.5 ideal)"],
+                ["DCR 5th percentile, train", dcr["train_p05"], "distance to the closest training row"],
+                ["DCR 5th percentile, holdout", dcr["holdout_p05"], "distance to the closest holdout row"],
+                ["NNDR median", nndr["median"], "nearest / second-nearest training distance (near 0: on one row)"],
+            ],
+        )
+    ]
+    histogram = dcr.get("histogram")
+    if histogram:
+        edges = np.asarray(histogram["edges"])
+        mids = (edges[:-1] + edges[1:]) / 2
+        fig = go.Figure(
+            [
+                go.Bar(name="to the closest training row", x=mids, y=histogram["train"], opacity=0.6),
+                go.Bar(name="to the closest holdout row", x=mids, y=histogram["holdout"], opacity=0.6),
+            ]
+        )
+        fig.update_layout(
+            title="Distance of each synthetic row to its closest record",
+            barmode="overlay",
+            bargap=0,
+            xaxis_title="distance (encoded space)",
+            yaxis_title="synthetic rows",
+        )
+        parts.append(_figure(fig, first))
+    attacks = [
+        [escape(name), a.get("auc"), a.get("tpr_at_fpr_10"), a.get("tpr_at_fpr_01")]
+        for name, a in privacy["membership"].items()
+        if isinstance(a, dict) and "auc" in a
+    ]
+    parts.append("<h3>Membership inference</h3>")
+    parts.append(_table(["attack", "ROC AUC (0.5 = none)", "TPR at 10% FPR", "TPR at 1% FPR"], attacks))
+    risks = privacy.get("anonymeter", {})
+    parts.append("<h3>anonymeter risks (training rows vs the holdout as control)</h3>")
+    if risks.get("status") == "not computed":
+        parts.append(_reason(risks))
+    else:
+        rows = []
+        named = [("singling out", risks.get("singling_out")), ("linkability", risks.get("linkability"))]
+        inference = risks.get("inference", {})
+        if inference.get("status") != "not computed":
+            named += [(f"inference of {secret}", r) for secret, r in inference.items()]
+        for name, r in named:
+            if r.get("status") == "not computed":
+                rows.append([escape(name), None, escape(r.get("reason", "")), None, None])
+            else:
+                rows.append(
+                    [
+                        escape(name),
+                        r["risk"],
+                        f"{r['ci'][0]:.3f} - {r['ci'][1]:.3f}",
+                        r["attack_rate"],
+                        r["control_rate"],
+                    ]
+                )
+        parts.append(_table(["attack", "risk", "95% interval", "attack success", "control success"], rows))
+    if privacy.get("subsampled"):
+        parts.append(f'<p class="help">{escape(privacy["subsampled"])}</p>')
+    return "".join(parts)
+
+
+def utility_section(utility: dict) -> str:
+    if utility.get("status") == "not computed":
+        return _reason(utility)
+    measures = ["roc_auc", "accuracy"] if utility["task"] == "classification" else ["r2", "mae"]
+    rows = [
+        [
+            escape(m),
+            _value(utility["trtr"], m),
+            _value(utility["tstr"], m),
+            (_value(utility["trtr"], m) - _value(utility["tstr"], m))
+            if _value(utility["trtr"], m) is not None and _value(utility["tstr"], m) is not None
+            else None,
+        ]
+        for m in measures
+    ]
+    rho = _value(utility, "importance_rank_correlation")
+    agreement = (
+        f"<p class='help'>Feature-importance rank correlation between the two models: {_fmt(rho)} "
+        "(1 = the synthetic-trained model relies on the same features in the same order).</p>"
+    )
+    return (
+        f"<p class='help'>{escape(utility['task'])} of <b>{escape(utility['target'])}</b>; "
+        f"trained on {utility['train_rows']['real']:,} real and {utility['train_rows']['synthetic']:,} synthetic "
+        "rows, scored on the holdout.</p>"
+        + _table(["measure", "TRTR (train real)", "TSTR (train synthetic)", "TRTR - TSTR"], rows)
+        + agreement
+    )
+
+
+def _outcome_text(outcome) -> str:
+    if not outcome:
+        return ""
+    return escape(", ".join(f"{k}: {v:.3f}" for k, v in outcome.items()))
+
+
+def fairness_section(fairness: dict) -> str:
+    if fairness.get("status") == "not computed":
+        return _reason(fairness)
+    parts = []
+    for name, column in fairness["columns"].items():
+        parts.append(f"<h3>{escape(name)}</h3>")
+        if column.get("status") == "not computed":
+            parts.append(_reason(column))
+            continue
+        by_group = column.get("utility_by_group", {})
+        rows = []
+        for group, g in column["groups"].items():
+            u = by_group.get(group, {})
+            rows.append(
+                [
+                    escape(group),
+                    g["real_share"],
+                    g["synthetic_share"],
+                    _outcome_text(g.get("real_outcome")),
+                    _outcome_text(g.get("synthetic_outcome")),
+                    _value(u.get("trtr"), "score"),
+                    _value(u.get("tstr"), "score"),
+                ]
+            )
+        parts.append(
+            _table(
+                ["group", "real share", "synthetic share", "real outcome", "synthetic outcome", "TRTR", "TSTR"], rows
+            )
+        )
+        outcome = column["outcome"]
+        if outcome.get("status") == "not computed":
+            parts.append(_reason(outcome))
+        else:
+            parts.append(
+                _table(
+                    ["demographic-parity difference", "real", "synthetic", "change (+ amplified, - reduced)"],
+                    [
+                        [
+                            escape(outcome["kind"]),
+                            outcome["dpd_real"],
+                            _value(outcome, "dpd_synthetic"),
+                            _value(outcome, "dpd_change"),
+                        ]
+                    ],
+                )
+            )
+    return "".join(parts)
 
 
 def render(evaluation, gates: list) -> str:
@@ -124,8 +281,8 @@ def render(evaluation, gates: list) -> str:
         column_plots="".join(plots),
         heatmaps=heat,
         top_pairs=top_pairs,
-        privacy=nested_table(result.get("privacy")),
-        utility=nested_table(result.get("utility")),
-        fairness=nested_table(result.get("fairness")),
+        privacy=privacy_section(result["privacy"], first),
+        utility=utility_section(result["utility"]),
+        fairness=fairness_section(result["fairness"]),
         raw=escape(json.dumps(result, indent=1)),
     )

@@ -57,9 +57,29 @@ HEADLINES: dict[str, tuple[str, str, str]] = {
         "best membership-inference ROC AUC over the attacks (0.5 = none)",
         "lower",
     ),
+    "singling_out_risk": (
+        "privacy.anonymeter.singling_out.risk",
+        "anonymeter: singling-out risk for training rows beyond the holdout's (0 = none)",
+        "lower",
+    ),
+    "linkability_risk": (
+        "privacy.anonymeter.linkability.risk",
+        "anonymeter: risk of linking two halves of a training record through the synthetic rows",
+        "lower",
+    ),
+    "anonymeter_risk_max": (
+        "privacy.anonymeter.max_risk",
+        "anonymeter: the largest of the three risks, over every secret column inferred",
+        "lower",
+    ),
     "utility_tstr": ("utility.tstr.score", "model trained on synthetic, tested on the real holdout", "higher"),
     "utility_trtr": ("utility.trtr.score", "the same model trained on real data", "higher"),
     "utility_gap": ("utility.gap", "TRTR - TSTR: what training on synthetic data costs", "lower"),
+    "fairness_dpd_change": (
+        "fairness.max_abs_dpd_change",
+        "largest |change| of a demographic-parity difference between groups, synthetic vs real",
+        "lower",
+    ),
 }
 
 

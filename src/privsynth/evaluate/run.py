@@ -100,24 +100,28 @@ def evaluate(
         "detection_auc": _safe(fidelity.detection_auc, real, synthetic, seed),
         "coverage": fidelity.coverage(real, synthetic),
     }
+    from privsynth.evaluate.fairness import Grouping, evaluate_fairness
+
+    groupings = {name: Grouping(real[name]) for name in sensitive if name != target}
     if holdout is None:
         result["privacy"] = not_computed("privacy is measured against a holdout the generator never saw: pass one")
         result["utility"] = not_computed("needs a holdout and a target column")
     else:
         from privsynth.evaluate.privacy import evaluate_privacy
 
-        result["privacy"] = evaluate_privacy(real, synthetic, holdout, target=target, seed=seed)
+        result["privacy"] = evaluate_privacy(
+            real, synthetic, holdout, secrets=[c for c in [target, *sensitive] if c is not None], seed=seed
+        )
         if target is None:
             result["utility"] = not_computed("needs a target column (--target)")
         else:
             from privsynth.evaluate.utility import evaluate_utility
 
-            result["utility"] = evaluate_utility(real, synthetic, holdout, target, seed=seed)
+            result["utility"] = evaluate_utility(real, synthetic, holdout, target, seed=seed, groups=groupings)
     if sensitive:
-        from privsynth.evaluate.fairness import evaluate_fairness
-
+        utility = result["utility"]
         result["fairness"] = evaluate_fairness(
-            real, synthetic, list(sensitive), target=target, holdout=holdout, seed=seed
+            real, synthetic, list(sensitive), target=target, by_group_utility=utility.get("by_group")
         )
     else:
         result["fairness"] = not_computed("no sensitive column given (--sensitive)")

@@ -18,6 +18,7 @@ from privsynth.evaluate.common import as_numbers, not_computed, subsample
 
 MAX_TRAIN_ROWS = 50_000
 MAX_CLASSES_AS_CLASSIFICATION = 10
+MIN_GROUP_TEST_ROWS = 20
 
 
 def is_classification(target: pd.Series) -> bool:
@@ -83,8 +84,18 @@ def _scores(fitted, x: np.ndarray, y: pd.Series, classification: bool) -> dict:
     return out
 
 
-def evaluate_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, target: str, *, seed: int = 0):
-    """TSTR and TRTR scores on the holdout, their gap and the importance agreement (see module doc)."""
+def evaluate_utility(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    *,
+    seed: int = 0,
+    groups: dict | None = None,
+) -> dict:
+    """TSTR and TRTR scores on the holdout, their gap and the importance agreement (see module doc).
+    `groups` maps sensitive columns to a `fairness.Grouping`: both models are then also scored on each
+    group's holdout rows (groups with fewer than MIN_GROUP_TEST_ROWS rows are left out), in "by_group"."""
     from scipy.stats import spearmanr
     from sklearn.inspection import permutation_importance
 
@@ -111,6 +122,20 @@ def evaluate_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.Da
         y = frame[target].astype(str) if classification else frame[target].astype("float64")
         fitted[side] = model(classification, features, seed).fit(features.transform(frame), y)
         result[side] = _scores(fitted[side], features.transform(test), y_test, classification)
+    if groups:
+        x_test = features.transform(test)
+        result["by_group"] = {}
+        for name, grouping in groups.items():
+            labels = grouping.labels(test[name]).to_numpy()
+            per_group = {}
+            for group in pd.unique(labels):
+                rows = labels == group
+                if rows.sum() >= MIN_GROUP_TEST_ROWS:
+                    per_group[str(group)] = {"rows": int(rows.sum())} | {
+                        side: _scores(fitted[side], x_test[rows], y_test[rows], classification)
+                        for side in ("trtr", "tstr")
+                    }
+            result["by_group"][name] = per_group
     main = [result[s].get("score") for s in ("trtr", "tstr")]
     result["gap"] = (
         main[0] - main[1] if all(isinstance(v, float) for v in main) else not_computed("a score was not computed")

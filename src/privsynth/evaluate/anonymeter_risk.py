@@ -1,0 +1,135 @@
+"""Singling-out, linkability and attribute-inference risk, measured by anonymeter (Giomi et al. 2023, the
+method the French data-protection authority CNIL reviewed), not reimplemented here.
+
+Each attack is run against the training rows and, as a control, against the holdout rows the generator never
+saw; anonymeter's risk = (attack success - control success) / (1 - control success), with a 95% confidence
+interval. [0, 1], lower is better; 0 means the synthetic data helps an attacker no more against the people
+it was trained on than against anyone else.
+- singling out: univariate predicates that single out one record (N_ATTACKS queries, seeded);
+- linkability: the columns are split in two halves (a seeded shuffle); an attacker who knows one half of a
+  record from each of two sources links them through the synthetic rows (N_NEIGHBORS nearest neighbours);
+- attribute inference: for each secret column (the target and the sensitive columns), guess it from all the
+  other columns through the nearest synthetic row.
+Attacks use N_ATTACKS targets drawn with the seed from the training rows and as many from the holdout.
+anonymeter's wheel pins numpy < 1.27; its code runs on numpy 2 and the Makefile installs it without its
+dependency pins (`pip install --no-deps`, its real dependencies are ours). When it is missing, these risks
+are reported as not computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from privsynth.evaluate.common import as_numbers, not_computed, subsample
+
+N_ATTACKS = 500
+N_NEIGHBORS = 10
+MAX_SYNTHETIC_ROWS = 50_000
+
+
+def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers and datetimes as float64 (seconds), everything else as text with nulls kept: the types
+    anonymeter distinguishes (numeric vs categorical)."""
+    out = {}
+    for name in frame.columns:
+        numbers = as_numbers(frame[name])
+        if numbers is not None:
+            out[str(name)] = numbers
+        else:
+            out[str(name)] = frame[name].astype(str).where(frame[name].notna(), None).astype(object)
+    return pd.DataFrame(out)
+
+
+def _risk(evaluator) -> dict:
+    risk = evaluator.risk(confidence_level=0.95)
+    results = evaluator.results(confidence_level=0.95)
+    return {
+        "risk": float(risk.value),
+        "ci": [float(risk.ci[0]), float(risk.ci[1])],
+        "attack_rate": float(results.attack_rate.value),
+        "control_rate": float(results.control_rate.value),
+    }
+
+
+@contextlib.contextmanager
+def _ordered_group_by():
+    """anonymeter 1.1.0 lists rare values with polars' `group_by`, whose group order varies from run to run,
+    so its seeded singling-out attack is not reproducible; this asks polars to keep the order of first
+    appearance while the attack runs (same groups, same counts, stable order)."""
+    import polars as pl
+
+    original = pl.DataFrame.group_by
+
+    def group_by(self, *by, maintain_order: bool = False, **named):
+        return original(self, *by, maintain_order=True, **named)
+
+    pl.DataFrame.group_by = group_by
+    try:
+        yield
+    finally:
+        pl.DataFrame.group_by = original
+
+
+def _attempt(run) -> dict:
+    try:
+        with warnings.catch_warnings(), _ordered_group_by():
+            warnings.simplefilter("ignore")
+            return _risk(run())
+    except (RuntimeError, ValueError) as exc:  # e.g. too few distinct queries to single anyone out
+        return not_computed(f"anonymeter could not run this attack: {exc}".splitlines()[0])
+
+
+def anonymeter_risks(
+    train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, secrets: list[str], seed: int = 0
+) -> dict:
+    """The three anonymeter risks (see the module doc); secrets are the columns attribute inference targets."""
+    try:
+        from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+    except ImportError:
+        return not_computed("the anonymeter package is not installed (`make venv` installs it)")
+    n_attacks = min(N_ATTACKS, len(holdout), len(train))
+    if n_attacks < 20 or train.shape[1] < 2:
+        return not_computed("needs at least 20 rows in train and holdout and at least two columns")
+    ori = _prepared(subsample(train, n_attacks, seed + 11))
+    control = _prepared(subsample(holdout, n_attacks, seed + 12))
+    syn = _prepared(subsample(synthetic, MAX_SYNTHETIC_ROWS, seed + 13))
+    columns = list(ori.columns)
+    result: dict = {"attacks": n_attacks}
+    result["singling_out"] = _attempt(
+        lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
+            mode="univariate"
+        )
+    )
+    shuffled = [columns[i] for i in np.random.default_rng(seed).permutation(len(columns))]
+    halves = (shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :])
+    result["linkability"] = _attempt(
+        lambda: LinkabilityEvaluator(
+            ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
+        ).evaluate(n_jobs=1)
+    )
+    inference = {}
+    for secret in dict.fromkeys(map(str, secrets)):
+        regression = as_numbers(train[secret]) is not None and train[secret].nunique() > 10
+        inference[secret] = _attempt(
+            lambda secret=secret, regression=regression: InferenceEvaluator(
+                ori=ori,
+                syn=syn,
+                control=control,
+                aux_cols=[c for c in columns if c != secret],
+                secret=secret,
+                regression=regression,
+                n_attacks=n_attacks,
+            ).evaluate(n_jobs=1)
+        )
+    result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
+    risks = [
+        r["risk"]
+        for r in [result["singling_out"], result["linkability"], *inference.values()]
+        if isinstance(r, dict) and "risk" in r
+    ]
+    result["max_risk"] = max(risks) if risks else not_computed("no attack ran")
+    return result
