@@ -109,7 +109,7 @@ def anonymeter_risks(
     result["linkability"] = _attempt(
         lambda: LinkabilityEvaluator(
             ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
-        ).evaluate(n_jobs=1)
+        ).evaluate(n_jobs=-1)
     )
     inference = {}
     for secret in dict.fromkeys(map(str, secrets)):
@@ -123,7 +123,7 @@ def anonymeter_risks(
                 secret=secret,
                 regression=regression,
                 n_attacks=n_attacks,
-            ).evaluate(n_jobs=1)
+            ).evaluate(n_jobs=-1)
         )
     result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
     risks = [
