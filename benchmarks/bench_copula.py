@@ -537,8 +537,10 @@ def _installed(package: str) -> bool:
     return True
 
 
-def environment() -> dict[str, Any]:
-    """Date, machine (CPU model, cores, RAM), OS, Python and the versions that matter."""
+def environment(
+    packages: tuple[str, ...] = ("privsynth", "numpy", "pandas", "scipy", "sdv", "rdt", "copulas"),
+) -> dict[str, Any]:
+    """Date, machine (CPU model, cores, RAM), OS, Python and the versions of `packages`."""
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -555,7 +557,7 @@ def environment() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for package in ("privsynth", "numpy", "pandas", "scipy", "sdv", "rdt", "copulas"):
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -829,6 +831,26 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+RESULTS_HEADER = (
+    "# Benchmarks\n\nEach section below is written whole by one script in benchmarks/ (`make bench` runs them all);"
+    " a script rewrites only its own section.\n"
+)
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Replace the section `name` of a results file (between its begin/end markers; appended when absent),
+    leaving the other scripts' sections as they are; written atomically."""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    block = f"{begin}\n{text.strip()}\n{end}\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else RESULTS_HEADER
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    write_atomically(path, new)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -919,7 +941,10 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"profiled privsynth {step}")
             results[0]["profile"] = {"step": "fit and sample", "text": "\n\n".join(texts)}
     wall = time.perf_counter() - started
-    write_atomically(args.out, render(env, args, results, wall))
+    if args.out == HERE / "RESULTS.md":
+        write_section(args.out, "copula", render(env, args, results, wall))
+    else:
+        write_atomically(args.out, render(env, args, results, wall))
     raw = args.out.with_suffix(".json") if args.out.parent.name == "out" else HERE / "out" / "results.json"
     write_atomically(raw, json.dumps({"environment": env, "results": results}, indent=1, default=str))
     log(f"wrote {args.out} (raw figures: {raw}) in {wall / 60:.1f} min")
