@@ -11,6 +11,8 @@ tables from the seed (untimed), then times one tool's whole evaluation as a user
 - SDMetrics: `QualityReport.generate` (column shapes, pair trends) and, timed separately,
   `DCROverfittingProtection.compute_breakdown` on the full tables (its default: no subsampling).
 Times are medians over repeats (a tool slower than --slow-seconds runs once); peak RSS is the largest.
+A tool that failed or timed out at a size is not run at larger ones, and SDMetrics' DCR (all pairs of rows)
+is not run where its time predicted from the last size (x rows^2) exceeds --timeout; the report says so.
 The headline figures each tool reports are printed side by side, so the speed comparison is between tools
 that agree on what they measure.
 
@@ -59,6 +61,8 @@ TARGET_SECONDS = 120.0  # issue 3: 100k x 100k x 20 columns, all metrics, report
 TARGET = "churned"
 SENSITIVE = ["region", "age"]
 SLOW_SECONDS = 300.0
+# compares every synthetic row with every real row (no subsampling by default): time grows as rows^2
+QUADRATIC = {"sdmetrics-dcr"}
 
 
 def tables(rows: int, seed: int) -> tuple[Any, Any, Any]:
@@ -217,6 +221,16 @@ def measure(spec: dict[str, Any], repeats: int, args: argparse.Namespace, workdi
     }
 
 
+def _predicted_seconds(tool: str, rows: int, scales: list[dict[str, Any]]) -> float | None:
+    """For a tool whose work is all pairs of rows (QUADRATIC), its time at `rows` predicted from the largest
+    smaller size it finished: seconds x (rows / those rows)^2. None for other tools or without a measurement."""
+    done = [s for s in scales if "median_seconds" in s["results"].get(tool, {})]
+    if tool not in QUADRATIC or not done:
+        return None
+    last = done[-1]
+    return last["results"][tool]["median_seconds"] * (rows / last["rows"]) ** 2
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -363,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
                 if failed is not None:  # it failed on smaller tables: larger ones would only fail later
                     reason = failed["results"][tool]["error"]
                     results[tool] = {"error": f"not run: it failed at {failed['rows']:,} rows ({reason})"}
+                    continue
+                predicted = _predicted_seconds(tool, rows, scales)
+                if predicted is not None and predicted > args.timeout:
+                    results[tool] = {"error": f"not run: predicted {predicted:,.0f} s > the {args.timeout:.0f} s limit"}
+                    log(f"{tool} at {rows:,} rows: {results[tool]['error']}")
                     continue
                 spec = {"tool": tool, "rows": rows, "seed": args.seed, "workdir": str(workdir)}
                 results[tool] = measure(spec, args.repeats, args, workdir, log)
