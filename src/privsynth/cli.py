@@ -144,11 +144,15 @@ def describe(
 def fit(
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula")] = "copula",
+    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn")] = "copula",
     schema: SchemaOpt = None,
     seed: SeedOpt = 0,
     table: TableOpt = None,
     encoding: EncodingOpt = "utf-8",
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", help="argn: stop training after this many seconds.")
+    ] = None,
+    max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="argn: at most this many epochs.")] = None,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code)."""
     import privsynth as ps
@@ -156,12 +160,15 @@ def fit(
 
     if engine not in ENGINES:
         raise PrivsynthError(f"unknown engine {engine!r}: choose one of {', '.join(sorted(ENGINES))}")
+    params = {k: v for k, v in (("max_time", max_time), ("max_epochs", max_epochs)) if v is not None}
+    if params and engine != "argn":
+        raise PrivsynthError(f"--max-time and --max-epochs apply to the argn engine, not {engine!r}")
     io.check_output(output)
     started = time.perf_counter()
     with _progress("fitting") as step:
         step("reading data")
         frame = _read(data, table, encoding)
-        model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step)
+        model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
         model.save(output)
     elapsed = time.perf_counter() - started
@@ -184,6 +191,13 @@ def sample(
         str | None, typer.Option("--format", help="csv | parquet (default: from the output's suffix).")
     ] = None,
     table: Annotated[str | None, typer.Option("--table", help="Table name when OUTPUT is a database URL.")] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", help="Fix a column: COLUMN=VALUE (repeat the option for several columns)."),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="argn: < 1 more typical rows, > 1 more diverse.")
+    ] = None,
 ) -> None:
     """Generate synthetic rows from a model and write them (atomically) to a file or database table."""
     import privsynth as ps
@@ -198,12 +212,23 @@ def sample(
         step("loading model")
         model = ps.load(model_path)
         step(f"generating {rows:,} rows")
-        frame = model.sample(rows, seed=seed)
+        frame = model.sample(rows, seed=seed, conditions=_conditions(condition or []), temperature=temperature)
         step("writing")
         where = io.write(frame, output, table=table, fmt=fmt)
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
+
+
+def _conditions(items: list[str]) -> dict | None:
+    """COLUMN=VALUE strings -> {column: value}; the model converts values to the column's kind."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise PrivsynthError(f"--condition takes COLUMN=VALUE, got {item!r}")
+        out[name] = value
+    return out or None
 
 
 @app.command()

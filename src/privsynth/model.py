@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -64,18 +66,27 @@ class Model:
         n: int,
         seed: int | None = None,
         conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+        temperature: float | None = None,
     ) -> pd.DataFrame:
         """`n` synthetic rows in the training data's shape (column order, dtypes, formats).
 
         `conditions` fixes columns: a mapping of column -> one value or n values, or a DataFrame of n rows.
-        `seed` None draws a fresh one; the same seed always gives the same rows.
+        `seed` None draws a fresh one; the same seed always gives the same rows. `temperature` (engines that
+        sample token by token, e.g. argn) overrides the model's: below 1 more typical rows, above 1 more diverse.
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise ParameterError(f"number of rows must be a positive integer, got {n!r}")
         n = int(n)
         engine_rng, decode_rng, extra_rng, cond_rng = _rngs(_fresh_seed() if seed is None else seed, 4)
         fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
-        encoded = self.fitted.sample(n, engine_rng, fixed)
+        fitted = self.fitted
+        if temperature is not None:
+            if not hasattr(fitted, "temperature"):
+                raise ParameterError(f"the {self.engine} engine has no sampling temperature")
+            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+                raise ParameterError(f"temperature must be a positive number, got {temperature!r}")
+            fitted = dataclasses.replace(fitted, temperature=float(temperature))
+        encoded = fitted.sample(n, engine_rng, fixed)
         learned = self.encoder.decode(encoded, self.schema, decode_rng, fixed)
         out = {}
         for column in self.schema.columns:
@@ -100,6 +111,7 @@ class Model:
             for name in frame.columns
             if name not in learned
         ]
+        frame = self._typed_conditions(frame)
         for codec in self.encoder.codecs:
             if codec.name in frame.columns and codec.transform == "categorical":
                 allowed = set(codec.params["categories"])
@@ -114,6 +126,25 @@ class Model:
             return self.encoder.encode(frame, self.schema, rng, fill=False)
         except (ValueError, TypeError) as exc:
             raise ParameterError(f"conditions cannot be encoded: {exc}") from None
+
+    def _typed_conditions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Condition values given as text (the command line's COLUMN=VALUE) in the column's own type: a
+        category whose text form matches, a number for numeric columns; other values are left as they are."""
+        frame = frame.copy()
+        kinds = {c.name: c.kind for c in self.schema.columns}
+        for codec in self.encoder.codecs:
+            if codec.name not in frame.columns:
+                continue
+            values = frame[codec.name]
+            if codec.transform == "categorical":
+                by_text = {str(c): c for c in codec.params["categories"]}
+                frame[codec.name] = values.map(lambda v, t=by_text: t.get(v, v) if isinstance(v, str) else v)
+            elif kinds.get(codec.name) in ("numeric", "integer") and values.map(type).eq(str).any():
+                converted = pd.to_numeric(values, errors="coerce")
+                if (converted.isna() & values.notna()).any():
+                    raise ParameterError(f"column {codec.name!r} is numeric: {values[converted.isna()].iloc[0]!r}")
+                frame[codec.name] = converted
+        return frame
 
     def _replacement(self, column, n: int, rng: np.random.Generator) -> pd.Series:
         state = self.extras.get(column.name, {})
@@ -237,7 +268,8 @@ def fit(
     encoder = Encoder.fit(data, schema_obj)
     encoded = encoder.encode(data, schema_obj, encode_rng)
     step(f"fitting {engine}")
-    fitted = engine_obj.fit(encoded, engine_rng)
+    takes_progress = "progress" in inspect.signature(engine_obj.fit).parameters
+    fitted = engine_obj.fit(encoded, engine_rng, **({"progress": step} if takes_progress else {}))
     manifest = {
         "format": "privsynth-model",
         "format_version": 1,

@@ -1,0 +1,153 @@
+"""`argn`: an any-order autoregressive neural generator (in the spirit of MOSTLY AI's TabularARGN).
+
+Every encoded variable becomes discrete tokens (`tokens`), a PyTorch network predicts each token from any
+subset of the others (`network`), trained with random column orders, validation-based early stopping and
+time/epoch limits (`train`), and rows are drawn token by token with the conditioned columns first
+(`sample`). The learned state is the network's weights (float32 arrays) plus JSON; loading runs no code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from privsynth.engines.argn import tokens as tok
+from privsynth.engines.argn.sample import sample_tokens, sampling_order
+from privsynth.engines.argn.train import Size, auto_size, train
+from privsynth.engines.base import register, with_fixed
+from privsynth.transforms.encoder import Encoded
+
+
+def _network(params: dict, arrays: dict[str, np.ndarray]):
+    import torch
+
+    from privsynth.engines.argn.network import ARGN
+
+    net = ARGN(list(params["vocab"]), params["dim"], params["hidden"])
+    net.load_state_dict({k.removeprefix("net/"): torch.from_numpy(v.copy()) for k, v in arrays.items()})
+    net.eval()
+    return net
+
+
+@dataclass(frozen=True)
+class FittedArgn:
+    names: tuple[str, ...]
+    cardinality: tuple[int, ...]
+    size: Size
+    temperature: float
+    training: dict
+    weights: dict[str, np.ndarray]
+
+    @property
+    def vocab(self) -> list[int]:
+        return tok.vocab(self.cardinality, self.size.bins)
+
+    def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
+        import torch
+
+        given = np.full((n, len(self.names)), np.nan) if fixed is None else fixed.values
+        start = tok.to_tokens(given, self.cardinality, self.size.bins)
+        net = _network(self._params(), self.weights)
+        with _threads(torch):
+            drawn = sample_tokens(net, start, sampling_order(start), self.temperature, rng)
+        values = tok.from_tokens(drawn, self.cardinality, self.size.bins, rng)
+        return Encoded(self.names, self.cardinality, with_fixed(values, fixed))
+
+    def _params(self) -> dict:
+        return {"vocab": self.vocab, "dim": self.size.dim, "hidden": self.size.hidden}
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        params = {
+            "names": list(self.names),
+            "cardinality": list(self.cardinality),
+            "size": dataclasses.asdict(self.size),
+            "temperature": self.temperature,
+            "training": self.training,
+        }
+        return params, dict(self.weights)
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> FittedArgn:
+        return cls(
+            tuple(params["names"]),
+            tuple(params["cardinality"]),
+            Size(**params["size"]),
+            float(params["temperature"]),
+            params["training"],
+            {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()},
+        )
+
+
+class _threads:
+    """Use every core for torch while inside (torch's own default can be lower), then restore."""
+
+    def __init__(self, torch):
+        self.torch = torch
+
+    def __enter__(self):
+        self.before = self.torch.get_num_threads()
+        self.torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+    def __exit__(self, *exc):
+        self.torch.set_num_threads(self.before)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Argn:
+    """Parameters: `max_epochs` and `max_time` (seconds, None = no limit) bound training (a run stopped by
+    max_time depends on the machine's speed); `patience` epochs without validation improvement stop it;
+    `dim`/`hidden`/`batch_size`/`bins` (quantile bins of continuous columns) 0 = chosen from the data size;
+    `temperature` scales sampling (1 = as learned)."""
+
+    name: ClassVar[str] = "argn"
+    max_epochs: int = 100
+    max_time: float | None = 600.0
+    patience: int = 5
+    learning_rate: float = 1e-3
+    dropout: float = 0.1
+    dim: int = 0
+    hidden: int = 0
+    batch_size: int = 0
+    bins: int = 0
+    temperature: float = 1.0
+    fitted: ClassVar[type] = FittedArgn
+
+    def __post_init__(self):
+        if self.max_epochs < 1 or self.patience < 1:
+            raise ValueError("max_epochs and patience must be at least 1")
+        if self.max_time is not None and self.max_time <= 0:
+            raise ValueError("max_time must be positive (seconds) or None")
+        if not 0 < self.learning_rate < 1 or not 0 <= self.dropout < 1 or self.temperature <= 0:
+            raise ValueError("learning_rate must be in (0, 1), dropout in [0, 1), temperature > 0")
+        if min(self.dim, self.hidden, self.batch_size, self.bins) < 0 or self.bins == 1:
+            raise ValueError("dim, hidden, batch_size and bins must be 0 (automatic) or positive (bins >= 2)")
+
+    def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None) -> FittedArgn:
+        import torch
+
+        auto = auto_size(data.n)
+        size = Size(
+            self.dim or auto.dim, self.hidden or auto.hidden, self.batch_size or auto.batch, self.bins or auto.bins
+        )
+        tokens = tok.to_tokens(data.values, data.cardinality, size.bins)
+        with _threads(torch):
+            net, log = train(
+                tokens,
+                tok.vocab(data.cardinality, size.bins),
+                size,
+                rng,
+                max_epochs=self.max_epochs,
+                max_time=self.max_time,
+                learning_rate=self.learning_rate,
+                dropout=self.dropout,
+                patience=self.patience,
+                progress=progress,
+            )
+        weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+        return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights)
