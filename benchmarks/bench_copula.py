@@ -172,16 +172,11 @@ def _sdv_major() -> int:
     return int(sdv.__version__.split(".")[0])
 
 
-def sdv_fit(frame: Any, seed: int) -> Any:
-    """SDV's fit as a user runs it: metadata detection, then GaussianCopulaSynthesizer.fit (defaults).
-
-    Columns SDV would not learn (detected as PII or of another sdtype, e.g. the 50 states as
-    `administrative_unit`, which SDV replaces with fakes) are set to `categorical`, so that both tools
-    learn the same columns. SDV 2.x takes and returns {table name: DataFrame}; 1.x takes a DataFrame.
-    """
-    del seed  # SDV's fit takes no seed; its sampling uses a fixed one unless told otherwise
+def sdv_metadata(frame: Any) -> Any:
+    """SDV metadata for `frame` as a user gets it (detection), except that columns SDV would not learn
+    (detected as PII or of another sdtype, e.g. the 50 states as `administrative_unit`, which SDV replaces with
+    fakes) are set to `categorical`, so that every tool learns the same columns."""
     from sdv.metadata import Metadata
-    from sdv.single_table import GaussianCopulaSynthesizer
 
     if hasattr(Metadata, "detect_from_dataframe"):  # SDV 1.x
         meta = Metadata.detect_from_dataframe(frame, table_name=SDV_TABLE)
@@ -191,9 +186,22 @@ def sdv_fit(frame: Any, seed: int) -> Any:
     for name, column in meta.tables[SDV_TABLE].columns.items():
         if column.get("pii") or column["sdtype"] not in learned:
             meta.update_column(name, table_name=SDV_TABLE, sdtype="categorical")
-    synthesizer = GaussianCopulaSynthesizer(meta)
+    return meta
+
+
+def sdv_fit_with(synthesizer: Any, frame: Any) -> Any:
+    """Fit an SDV single-table synthesizer: SDV 2.x takes {table name: DataFrame}; 1.x takes a DataFrame."""
     synthesizer.fit({SDV_TABLE: frame} if _sdv_major() >= 2 else frame)
     return synthesizer
+
+
+def sdv_fit(frame: Any, seed: int) -> Any:
+    """SDV's fit as a user runs it: metadata detection (`sdv_metadata`), then GaussianCopulaSynthesizer.fit
+    with its defaults."""
+    del seed  # SDV's fit takes no seed; its sampling uses a fixed one unless told otherwise
+    from sdv.single_table import GaussianCopulaSynthesizer
+
+    return sdv_fit_with(GaussianCopulaSynthesizer(sdv_metadata(frame)), frame)
 
 
 def sdv_sample(model: Any, rows: int, seed: int) -> Any:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,33 @@ def run_tool(tool: str, train: Any, synthetic: Any, holdout: Any, workdir: Path)
     raise ValueError(f"unknown tool {tool!r}")
 
 
-def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+def run_child_measured(work: Callable[[], tuple[float | None, dict[str, Any]]]) -> dict[str, Any]:
+    """Run `work` in this child and measure it: `work` returns (seconds it timed itself, or None for the whole
+    call; its figures). Peak RSS, own CPU time and other processes' load cover the whole call."""
     import gc
+
+    gc.collect()
+    reset = reset_peak_rss()
+    busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
+    started = time.perf_counter()
+    seconds, figures = work()
+    elapsed = time.perf_counter() - started
+    busy_after, own_used = busy_cpu_seconds(), own_cpu_seconds() - own_before
+    peak = _status_bytes("VmHWM") if reset else None
+    return {
+        "seconds": elapsed if seconds is None else seconds,
+        "peak_rss": peak if peak is not None else lifetime_peak_rss(),
+        "cpu_seconds": own_used,
+        "other_load_cores": (
+            max(0.0, (busy_after - busy_before - own_used) / elapsed)
+            if busy_before is not None and busy_after is not None and elapsed > 0
+            else None
+        ),
+        "figures": figures,
+    }
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import logging
     import warnings
 
@@ -153,44 +179,35 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     logging.disable(logging.WARNING)
     train, synthetic, holdout = tables(spec["rows"], spec["seed"])
     workdir = Path(spec["workdir"])
-    gc.collect()
-    reset = reset_peak_rss()
-    busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
-    started = time.perf_counter()
-    figures = run_tool(spec["tool"], train, synthetic, holdout, workdir)
-    seconds = time.perf_counter() - started
-    busy_after, own_used = busy_cpu_seconds(), own_cpu_seconds() - own_before
-    peak = _status_bytes("VmHWM") if reset else None
-    return {
-        "seconds": seconds,
-        "peak_rss": peak if peak is not None else lifetime_peak_rss(),
-        "cpu_seconds": own_used,
-        "other_load_cores": (
-            max(0.0, (busy_after - busy_before - own_used) / seconds)
-            if busy_before is not None and busy_after is not None and seconds > 0
-            else None
-        ),
-        "figures": figures,
-    }
+    return run_child_measured(lambda: (None, run_tool(spec["tool"], train, synthetic, holdout, workdir)))
 
 
-def measure(spec: dict[str, Any], repeats: int, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
-    """Repeat one tool (each repeat a fresh child); one repeat only when the first is slower than --slow-seconds."""
+def measure(
+    spec: dict[str, Any],
+    repeats: int,
+    args: argparse.Namespace,
+    workdir: Path,
+    log: Any,
+    script: Path = Path(__file__),
+) -> dict[str, Any]:
+    """Repeat one tool (each repeat a fresh child of `script`, which must take `--child SPEC --result PATH`);
+    one repeat only when the first is slower than --slow-seconds."""
     runs = []
     for repeat in range(repeats):
         wait_for_quiet(args.quiet_wait)
         result_path = workdir / "result.json"
         result_path.unlink(missing_ok=True)
-        log_path = workdir / f"{spec['tool']}-{spec['rows']}-{repeat}.log"
+        step = f" {spec['step']}" if "step" in spec else ""
+        log_path = workdir / f"{spec['tool']}-{spec['rows']}{step.replace(' ', '-')}-{repeat}.log"
         command = [
             sys.executable,
-            str(Path(__file__).resolve()),
+            str(script.resolve()),
             "--child",
             json.dumps(spec),
             "--result",
             str(result_path),
         ]
-        label = f"{spec['tool']:18s} {spec['rows']:>7,} rows {repeat + 1}/{repeats}"
+        label = f"{spec['tool']:18s} {spec['rows']:>7,} rows{step} {repeat + 1}/{repeats}"
         with log_path.open("w") as stream:
             try:
                 done = subprocess.run(

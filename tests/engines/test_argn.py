@@ -28,9 +28,10 @@ def test_tokens_round_trip(cardinality, rows, bins, seed):
     values = np.column_stack(
         [rng.random(rows) * (1 - 2e-9) + 1e-9 if k == 0 else rng.integers(0, k, rows) for k in cardinality]
     ).astype(float)
-    tokens = tok.to_tokens(values, tuple(cardinality), bins)
-    assert ((tokens >= 0) & (tokens < np.array(tok.vocab(cardinality, bins)))).all()
-    back = tok.from_tokens(tokens, tuple(cardinality), bins, rng)
+    edges = tok.cell_edges(cardinality, bins)
+    tokens = tok.to_tokens(values, edges)
+    assert ((tokens >= 0) & (tokens < np.array(tok.vocab(cardinality, edges)))).all()
+    back = tok.from_tokens(tokens, edges, rng)
     for j, k in enumerate(cardinality):
         if k:
             np.testing.assert_array_equal(back[:, j], values[:, j])
@@ -39,14 +40,35 @@ def test_tokens_round_trip(cardinality, rows, bins, seed):
             assert ((back[:, j] > 0) & (back[:, j] < 1)).all()
 
 
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(-3, 40), min_size=5, max_size=300), seed=st.integers(0, 2**16))
+def test_few_valued_numbers_become_one_token_per_value(values, seed):
+    """A number column in the encoder's discrete mode: its tokens are its values, and decoding the tokens
+    gives back exactly the encoded values (the within-value position never crosses into another value)."""
+    from privsynth.transforms import numeric
+
+    x = np.array(values, dtype=float)
+    params, arrays = numeric.fit(x, k=1)
+    assert params["mode"] == "discrete"
+    rng = np.random.default_rng(seed)
+    u = numeric.encode(x, params, arrays, rng)[:, None]
+    edges = tok.cell_edges((0,), 64, (arrays["cdf"],))
+    assert tok.vocab((0,), edges) == [len(np.unique(x))]
+    tokens = tok.to_tokens(u, edges)
+    np.testing.assert_array_equal(tokens[:, 0], np.searchsorted(np.unique(x), x))
+    back = numeric.decode(tok.from_tokens(tokens, edges, rng)[:, 0], params, arrays)
+    np.testing.assert_array_equal(back, x)
+
+
 def test_within_bin_position_keeps_the_marginal():
     u = np.random.default_rng(0).random((200_000, 1))
-    back = tok.from_tokens(tok.to_tokens(u, (0,), 16), (0,), 16, np.random.default_rng(1))
+    edges = tok.cell_edges((0,), 16)
+    back = tok.from_tokens(tok.to_tokens(u, edges), edges, np.random.default_rng(1))
     assert np.abs(np.sort(back[:, 0]) - np.linspace(0, 1, len(back))).max() < 0.01  # still uniform
 
 
 def test_free_values_are_minus_one():
-    tokens = tok.to_tokens(np.array([[np.nan, 2.0], [0.5, np.nan]]), (0, 3), 32)
+    tokens = tok.to_tokens(np.array([[np.nan, 2.0], [0.5, np.nan]]), tok.cell_edges((0, 3), 32))
     np.testing.assert_array_equal(tokens, [[-1, 2], [16, -1]])
 
 
@@ -99,7 +121,9 @@ def test_same_seed_same_model_and_rows(cps_split, fitted, tmp_path, monkeypatch)
 def test_temperature(fitted):
     cold = fitted.sample(2000, seed=5, temperature=0.5)
     hot = fitted.sample(2000, seed=5, temperature=1.5)
-    assert cold["region"].value_counts().iloc[0] > hot["region"].value_counts().iloc[0]
+    # colder sampling sharpens every conditional: the skewed columns' majority values grow, rarer ones shrink
+    for column in ("ethnicity", "parttime"):
+        assert cold[column].value_counts(normalize=True).iloc[0] > hot[column].value_counts(normalize=True).iloc[0]
     with pytest.raises(ParameterError, match="temperature"):
         fitted.sample(10, temperature=0)
     with pytest.raises(ParameterError, match="no sampling temperature"):

@@ -24,11 +24,15 @@ MISSING = "::missing"
 @dataclass(frozen=True)
 class Encoded:
     """An encoded table: `values[:, j]` is variable `names[j]`; `cardinality[j]` is 0 for a continuous
-    uniform score in (0, 1), else the number of integer codes. In a `fixed` argument NaN means free."""
+    uniform score in (0, 1), else the number of integer codes. In a `fixed` argument NaN means free.
+    `levels[j]`, when given, says a continuous variable takes few distinct values (a number column in the
+    numeric transform's discrete mode): the CDF level at the top of each value's step, so an engine may treat
+    the variable as discrete (u in [levels[i-1], levels[i]) is value i). Engines may ignore it."""
 
     names: tuple[str, ...]
     cardinality: tuple[int, ...]
     values: np.ndarray
+    levels: tuple[np.ndarray | None, ...] | None = None
 
     @property
     def n(self) -> int:
@@ -114,6 +118,15 @@ class Encoder:
         extra = (len(self.patterns),) if self.patterns is not None else ()
         return tuple(c.cardinality for c in self.codecs) + extra
 
+    @property
+    def levels(self) -> tuple[np.ndarray | None, ...]:
+        """Per variable, the CDF levels of a number column in discrete mode (see `Encoded`), else None."""
+        steps = tuple(
+            c.arrays["cdf"] if c.transform == "numeric" and c.params.get("mode") == "discrete" else None
+            for c in self.codecs
+        )
+        return steps + ((None,) if self.patterns is not None else ())
+
     def encode(self, frame: pd.DataFrame, schema: Schema, rng: np.random.Generator, fill: bool = True) -> Encoded:
         """Encode the columns of `frame` (absent columns become NaN = free). With `fill`, value variables
         of missing cells get draws from the marginal and the null pattern is encoded (for fitting); without
@@ -147,7 +160,7 @@ class Encoder:
             else:
                 cols.append(np.full(n, np.nan))
         values = np.column_stack(cols) if cols else np.empty((n, 0))
-        return Encoded(self.names, self.cardinality, values)
+        return Encoded(self.names, self.cardinality, values, self.levels)
 
     def decode(
         self, data: Encoded, schema: Schema, rng: np.random.Generator, fixed: Encoded | None = None

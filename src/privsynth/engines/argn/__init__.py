@@ -42,20 +42,21 @@ class FittedArgn:
     temperature: float
     training: dict
     weights: dict[str, np.ndarray]
+    edges: tuple[np.ndarray | None, ...]  # per variable: its token cells in u (see tokens), None if discrete
 
     @property
     def vocab(self) -> list[int]:
-        return tok.vocab(self.cardinality, self.size.bins)
+        return tok.vocab(self.cardinality, self.edges)
 
     def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
         import torch
 
         given = np.full((n, len(self.names)), np.nan) if fixed is None else fixed.values
-        start = tok.to_tokens(given, self.cardinality, self.size.bins)
+        start = tok.to_tokens(given, self.edges)
         net = _network(self._params(), self.weights)
         with _threads(torch):
             drawn = sample_tokens(net, start, sampling_order(start), self.temperature, rng)
-        values = tok.from_tokens(drawn, self.cardinality, self.size.bins, rng)
+        values = tok.from_tokens(drawn, self.edges, rng)
         return Encoded(self.names, self.cardinality, with_fixed(values, fixed))
 
     def _params(self) -> dict:
@@ -69,7 +70,8 @@ class FittedArgn:
             "temperature": self.temperature,
             "training": self.training,
         }
-        return params, dict(self.weights)
+        cells = {f"edges/{j}": e for j, e in enumerate(self.edges) if e is not None}
+        return params, {**self.weights, **cells}
 
     @classmethod
     def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> FittedArgn:
@@ -79,7 +81,11 @@ class FittedArgn:
             Size(**params["size"]),
             float(params["temperature"]),
             params["training"],
-            {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()},
+            {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items() if k.startswith("net/")},
+            tuple(
+                np.asarray(arrays[f"edges/{j}"], dtype=np.float64) if f"edges/{j}" in arrays else None
+                for j in range(len(params["names"]))
+            ),
         )
 
 
@@ -135,11 +141,12 @@ class Argn:
         size = Size(
             self.dim or auto.dim, self.hidden or auto.hidden, self.batch_size or auto.batch, self.bins or auto.bins
         )
-        tokens = tok.to_tokens(data.values, data.cardinality, size.bins)
+        edges = tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
+        tokens = tok.to_tokens(data.values, edges)
         with _threads(torch):
             net, log = train(
                 tokens,
-                tok.vocab(data.cardinality, size.bins),
+                tok.vocab(data.cardinality, edges),
                 size,
                 rng,
                 max_epochs=self.max_epochs,
@@ -150,4 +157,4 @@ class Argn:
                 progress=progress,
             )
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-        return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights)
+        return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights, edges)

@@ -17,11 +17,15 @@ from privsynth.engines.argn.network import ARGN
 CHUNK = 8192
 
 
-def _draw(logits: torch.Tensor, temperature: float, uniforms: np.ndarray) -> np.ndarray:
-    probs = torch.softmax(logits.double() / temperature, dim=1).numpy()
-    cdf = np.cumsum(probs, axis=1)
-    cdf[:, -1] = 1.0
-    return (uniforms[:, None] > cdf).sum(axis=1)
+def _draw(logits: torch.Tensor, temperature: float, uniforms: np.ndarray) -> torch.Tensor:
+    """Inverse-CDF draws from softmax(logits / temperature), one uniform per row: the unnormalised cumulative
+    sums of exp((logits - max) / temperature) are searched for u x their total (no division per entry)."""
+    if temperature != 1.0:
+        logits = logits / temperature
+    cdf = (logits - logits.amax(dim=1, keepdim=True)).exp_().cumsum_(dim=1)
+    wanted = torch.from_numpy(uniforms.astype(np.float32))[:, None] * cdf[:, -1:]
+    drawn = torch.searchsorted(cdf, wanted, right=True)[:, 0]
+    return drawn.clamp_(max=cdf.shape[1] - 1)
 
 
 def sample_tokens(
@@ -36,15 +40,19 @@ def sample_tokens(
             rows = torch.from_numpy(out[start : start + CHUNK])
             uniforms = np.random.default_rng(seed).random((len(order), len(rows)))
             known = rows >= 0
-            context = torch.where(known[..., None], net.embeddings(rows), net.hidden_token)
+            context = net.start(len(rows))
+            for position in range(rows.shape[1]):  # fixed tokens are visible from the start
+                if bool(known[:, position].any()):
+                    given = known[:, position, None]
+                    context += torch.where(given, net.reveal(rows[:, position].clamp(min=0), position), 0.0)
             for step, target in enumerate(order):
                 free = ~known[:, target]
                 if not bool(free.any()):
                     continue
-                drawn = torch.from_numpy(_draw(net.head(target, context), temperature, uniforms[step]))
+                drawn = _draw(net.head(target, context), temperature, uniforms[step])
+                context += torch.where(free[:, None], net.reveal(drawn, target), 0.0)
                 rows[:, target] = torch.where(free, drawn, rows[:, target])
                 known[:, target] = True
-                context[:, target] = net.embed(rows[:, target] + net.offsets[target])
             out[start : start + CHUNK] = rows.numpy()
     return out
 
