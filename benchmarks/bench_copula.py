@@ -601,6 +601,9 @@ def privsynth_source() -> dict[str, str | None]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    top = git("rev-parse", "--show-toplevel")
+    if top:  # shown relative to the checkout: the report names code, not this machine's folders
+        out["path"] = str(origin.relative_to(Path(top).resolve()))
     out["commit"] = git("log", "-1", "--format=%h %s")
     if out["commit"] is not None:
         changed = git("status", "--porcelain", "--", ".")
