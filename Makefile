@@ -28,7 +28,8 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --durations=15
+	# two workers, one per core, one thread each: threads beyond the cores made the suite 2x slower here
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
 
 $(BENCH_STAMP): $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"

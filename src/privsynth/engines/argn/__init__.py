@@ -89,15 +89,24 @@ class FittedArgn:
         )
 
 
+def threads() -> int:
+    """Threads for torch: OMP_NUM_THREADS when the user set it (e.g. one per worker when several processes
+    share the cores), else every core this process may use (torch's own default can be lower)."""
+    wanted = os.environ.get("OMP_NUM_THREADS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class _threads:
-    """Use every core for torch while inside (torch's own default can be lower), then restore."""
+    """Use `threads()` threads for torch while inside, then restore."""
 
     def __init__(self, torch):
         self.torch = torch
 
     def __enter__(self):
         self.before = self.torch.get_num_threads()
-        self.torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        self.torch.set_num_threads(threads())
 
     def __exit__(self, *exc):
         self.torch.set_num_threads(self.before)
