@@ -166,20 +166,23 @@ def fit_child(spec: dict[str, Any]) -> tuple[float, dict[str, Any]]:
 def conditional_check(model: Any, train: Any, holdout: Any, column: str, value: str, seed: int) -> dict[str, float]:
     """Bivariate accuracy of argn's rows sampled with `column` fixed to `value` against the real rows having
     it, over the other columns; the unconditional figure; and the holdout's rows with that value against the
-    training rows with it (what sampling noise alone costs on so few real rows)."""
+    training rows with it (what sampling noise alone costs on so few real rows). The figure the target compares
+    with is size-matched: the unconditional rows against random training subsets as small as the conditional
+    subset (mean of 3), so both sides carry the same sampling noise of a few hundred real rows."""
     from privsynth.evaluate.fidelity import accuracy
 
     real = train[train[column] == value].drop(columns=[column])
     fixed = model.sample(len(train), seed=seed, conditions={column: value})
-    unconditional = model.sample(len(train), seed=seed)
+    unconditional = model.sample(len(train), seed=seed).drop(columns=[column])
     honoured = float((fixed[column] == value).mean())
+    subsets = [train.sample(len(real), random_state=seed + i).drop(columns=[column]) for i in range(3)]
     return {
         "rows_real": len(real),
+        "rows_train": len(train),
         "honoured": honoured,
         "bivariate_conditional": accuracy(real, fixed.drop(columns=[column]), seed)["bivariate"],
-        "bivariate_unconditional": accuracy(train.drop(columns=[column]), unconditional.drop(columns=[column]), seed)[
-            "bivariate"
-        ],
+        "bivariate_unconditional": accuracy(train.drop(columns=[column]), unconditional, seed)["bivariate"],
+        "bivariate_unconditional_matched": sum(accuracy(sub, unconditional, seed)["bivariate"] for sub in subsets) / 3,
         "bivariate_holdout_subset": accuracy(real, holdout[holdout[column] == value].drop(columns=[column]), seed)[
             "bivariate"
         ],
@@ -295,11 +298,13 @@ def targets(name: str, results: dict[str, Any]) -> list[tuple[str, str, bool | N
     rows.append(("membership inference AUC (max) < 0.55", f"{ours['mia_auc_max']:.4f}", ours["mia_auc_max"] < 0.55))
     cond = ours.get("conditional")
     if cond:
-        drop = cond["bivariate_unconditional"] - cond["bivariate_conditional"]
+        drop = cond["bivariate_unconditional_matched"] - cond["bivariate_conditional"]
         rows.append(
             (
-                f"conditional bivariate accuracy within 0.03 of unconditional ({cond['rows_real']:,} real rows)",
-                f"{cond['bivariate_conditional']:.4f} vs {cond['bivariate_unconditional']:.4f} (holdout rows with "
+                f"conditional bivariate accuracy within 0.03 of unconditional, both against {cond['rows_real']:,} "
+                "real rows",
+                f"{cond['bivariate_conditional']:.4f} vs {cond['bivariate_unconditional_matched']:.4f} (against all "
+                f"{cond['rows_train']:,} training rows: {cond['bivariate_unconditional']:.4f}; holdout rows with "
                 f"that value: {cond['bivariate_holdout_subset']:.4f}); fixed value honoured in "
                 f"{cond['honoured']:.0%} of rows",
                 drop <= 0.03 and cond["honoured"] == 1.0,

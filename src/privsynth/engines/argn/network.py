@@ -9,9 +9,10 @@ H_k where it is not:
 projection of the visible one-hot tokens, like the first layer of a concatenating network, at a cost of
 O(columns) instead of O(columns^2)). The head of target t computes
     logits_t = W2_t gelu(W1_t c + b1_t) + b2_t
-over exactly its own vocabulary. Training draws a random order of the variables for every row: target t
-sees exactly the tokens before it in that order, so one pass trains every target under a different context
-and the model learns p(x_t | any subset): what conditional sampling needs. Sampling keeps c as a running sum,
+over exactly its own vocabulary. Training draws an order of the variables for every row (a random set of
+them first, the rest in table order: see train.random_ranks): target t sees exactly the tokens before it in
+that order, so one pass trains every target under a different context and the model learns p(x_t | any given
+set + the columns before t): what conditional sampling needs. Sampling keeps c as a running sum,
 so each drawn token costs one head evaluation and one vector addition.
 """
 
@@ -33,7 +34,7 @@ class ARGN(nn.Module):
         self.w1 = nn.Parameter(torch.randn(tokens, dim, hidden) / dim**0.5)
         self.b1 = nn.Parameter(torch.zeros(tokens, hidden))
         self.out = nn.ModuleList(nn.Linear(hidden, size) for size in vocab)
-        self.dropout = nn.Dropout(dropout)
+        self.p_drop = dropout
         scale = 1.0 / tokens**0.5  # a sum of `tokens` vectors stays of unit size
         nn.init.normal_(self.embed.weight, std=scale)
         nn.init.normal_(self.hidden_token, std=scale)
@@ -59,8 +60,11 @@ class ARGN(nn.Module):
         visible = (rank[:, None, :] < rank[:, :, None]).to(self.embed.weight.dtype)  # [b, target, context]
         delta = self.embeddings(tokens) - self.hidden_token  # (B, T, dim)
         context = torch.bmm(visible, delta) + self.hidden_token.sum(0)  # (B, T, dim)
-        h = self.dropout(nn.functional.gelu(torch.baddbmm(self.b1[:, None, :], context.transpose(0, 1), self.w1)))
-        return [layer(h[t]) for t, layer in enumerate(self.out)]
+        h = nn.functional.gelu(torch.baddbmm(self.b1[:, None, :], context.transpose(0, 1), self.w1))  # (T, B, hidden)
+        if self.training and self.p_drop > 0:  # one dropout mask per row shared by the heads: T times fewer draws
+            h = h * (torch.rand(1, *h.shape[1:]) >= self.p_drop).to(h.dtype) / (1 - self.p_drop)
+        # unbind, not h[t]: each indexing's backward would allocate and fill a zero gradient of all of h
+        return [layer(h_t) for h_t, layer in zip(h.unbind(0), self.out, strict=True)]
 
     def head(self, target: int, context: torch.Tensor) -> torch.Tensor:
         """Sampling step: (B, dim) context -> (B, vocab of target) logits."""

@@ -1,4 +1,4 @@
-"""Training: AdamW on the summed cross-entropy of every token under random orders, a validation split
+"""Training: AdamW on the summed cross-entropy of every token under per-row orders, a validation split
 with early stopping on its loss (the best weights are kept), `max_epochs` and `max_time` limits.
 
 Deterministic for a seed on CPU: the split, the batches, the orders and the initial weights all come from
@@ -40,8 +40,14 @@ def auto_size(rows: int) -> Size:
 
 
 def random_ranks(rows: int, tokens: int, generator: torch.Generator) -> torch.Tensor:
-    """(rows, tokens) ranks: a random order of the tokens for every row."""
-    return torch.rand(rows, tokens, generator=generator).argsort(dim=1).argsort(dim=1)
+    """(rows, tokens) ranks in the orders sampling uses: a random set of k tokens first (the conditioned ones,
+    in random order), then the others in table order, with k uniform in 0..tokens (k = 0: the unconditional
+    order). Every head learns its token given any set of given tokens plus the tokens before it in the
+    table, the contexts sampling meets, instead of given any of the 2^tokens subsets."""
+    rank = torch.rand(rows, tokens, generator=generator).argsort(dim=1).argsort(dim=1)
+    k = torch.randint(0, tokens + 1, (rows, 1), generator=generator)
+    key = torch.where(rank < k, rank, tokens + torch.arange(tokens))
+    return key.argsort(dim=1).argsort(dim=1)
 
 
 def _loss(net: ARGN, tokens: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
@@ -85,7 +91,7 @@ def train(
         for t, layer in enumerate(net.out):
             counts = torch.bincount(fit[:, t], minlength=vocab[t]).double() + 0.5
             layer.bias.copy_((counts / counts.sum()).log())
-    optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4, fused=True)  # one kernel
     # halve the step size whenever the validation loss stalls: late epochs refine instead of jittering
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=1, threshold=1e-4)
     started, best, best_state, stale, log = time.perf_counter(), math.inf, None, 0, []
