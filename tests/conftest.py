@@ -78,6 +78,8 @@ def run_cli(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _quiet_env(monkeypatch):
+def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    # DP fits keep a budget ledger: each test gets its own, never the working folder's
+    monkeypatch.setenv("PRIVSYNTH_LEDGER", str(tmp_path_factory.mktemp("ledger") / "budget.json"))
     os.environ.setdefault("TERM", "dumb")

@@ -40,6 +40,10 @@ EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of a
 SchemaOpt = Annotated[
     Path | None, typer.Option("--schema", help="Schema YAML (from `describe --schema-out`) overriding inference.")
 ]
+LedgerOpt = Annotated[
+    Path | None,
+    typer.Option("--ledger", help="Privacy-budget ledger file (default: $PRIVSYNTH_LEDGER or .privsynth/budget.json)."),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same bytes.")]
 
 
@@ -124,9 +128,13 @@ def describe(
     table: TableOpt = None,
     encoding: EncodingOpt = "utf-8",
 ) -> None:
-    """Show the inferred schema (kinds, bounds, formats, identifier treatment); optionally write it as YAML."""
+    """Show the inferred schema (kinds, bounds, formats, identifier treatment); optionally write it as YAML.
+    Given a model file instead (.psm), show its engine, source and privacy record (each DP spend)."""
     from privsynth.schema import Schema, load_yaml
 
+    if str(data).endswith(".psm"):
+        _describe_model(data)
+        return
     frame = _read(data, table, encoding)
     result = Schema.infer(frame, load_yaml(schema, list(frame.columns)) if schema else None)
     out.print(_schema_table(result, frame))
@@ -140,11 +148,34 @@ def describe(
         out.print(f"schema written to {schema_out} (edit it and pass it back with --schema)")
 
 
+def _describe_model(path: str) -> None:
+    import privsynth as ps
+
+    manifest = ps.load(path).manifest
+    privacy = manifest["privacy"]
+    out.print(f"engine {manifest['engine']['name']} {manifest['engine']['params']}")
+    source = manifest["source"]
+    rows = source.get("rows")
+    out.print(f"source: {source['note']}" if rows is None else f"source: {rows:,} rows x {source['columns']} columns")
+    if "epsilon_spent" not in privacy:
+        out.print(f"privacy: {privacy['guarantee']}")
+        return
+    out.print(
+        f"privacy: ({privacy['epsilon_spent']:.4g}, {privacy['delta']:g})-differential privacy "
+        f"(budget epsilon {privacy['epsilon_budget']:g}; rho {privacy['rho_spent']:.4g} of {privacy['rho_budget']:.4g})"
+    )
+    table = Table("mechanism", "what", "rho", "share of budget")
+    for spend in privacy["spends"]:
+        rho, share = spend.get("rho"), spend.get("share")
+        table.add_row(spend["mechanism"], spend["what"], "-" if rho is None else f"{rho:.4g}", f"{share or 0:.1%}")
+    out.print(table)
+
+
 @app.command()
 def fit(
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn")] = "copula",
+    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn | mst")] = "copula",
     schema: SchemaOpt = None,
     seed: SeedOpt = 0,
     table: TableOpt = None,
@@ -153,8 +184,16 @@ def fit(
         float | None, typer.Option("--max-time", help="argn: stop training after this many seconds.")
     ] = None,
     max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="argn: at most this many epochs.")] = None,
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="mst: the fit's differential-privacy budget (default 1).")
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="mst: the DP delta, well below 1/rows (default 1e-6).")
+    ] = None,
+    ledger: LedgerOpt = None,
 ) -> None:
-    """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code)."""
+    """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
+    DP engines (mst) need --schema with every column's public domain; their noise is never seeded."""
     import privsynth as ps
     from privsynth.engines import ENGINES
 
@@ -163,6 +202,15 @@ def fit(
     params = {k: v for k, v in (("max_time", max_time), ("max_epochs", max_epochs)) if v is not None}
     if params and engine != "argn":
         raise PrivsynthError(f"--max-time and --max-epochs apply to the argn engine, not {engine!r}")
+    private = {k: v for k, v in (("epsilon", epsilon), ("delta", delta)) if v is not None}
+    if private and not getattr(ENGINES[engine], "differentially_private", False):
+        raise PrivsynthError(
+            f"--epsilon and --delta apply to the differentially private engines (mst), not {engine!r}"
+            + (" (DP-SGD training of argn is not available yet)" if engine == "argn" else "")
+        )
+    params.update(private)
+    if ledger is not None:
+        params["ledger"] = ledger
     io.check_output(output)
     started = time.perf_counter()
     with _progress("fitting") as step:
@@ -179,6 +227,12 @@ def fit(
     )
     for line in _treated(model.schema):
         out.print(f"  - {line}")
+    privacy = model.manifest["privacy"]
+    if "epsilon_spent" in privacy:
+        out.print(
+            f"  differential privacy: epsilon {privacy['epsilon_spent']:.4g} spent of {privacy['epsilon_budget']:g}, "
+            f"delta {privacy['delta']:g} (noise from OS entropy: refitting gives a different model)"
+        )
 
 
 @app.command()
@@ -314,6 +368,42 @@ def check_report(
     out.print(f"{len(failed)} gate(s) failed: {', '.join(failed)}" if failed else "all gates passed")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def budget(
+    data: DataArg,
+    table: TableOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    limit: Annotated[
+        float | None, typer.Option("--limit", help="Set this source's epsilon limit (raising it is your decision).")
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="With --limit: the delta the totals are stated at.")
+    ] = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Show the privacy budget spent on DATA by every DP model fitted on it, or set its limit."""
+    from privsynth.fingerprint import fingerprint
+    from privsynth.privacy.ledger import Ledger
+    from privsynth.schema import text_names
+
+    if delta is not None and limit is None:
+        raise PrivsynthError("--delta is set together with --limit")
+    book = Ledger(ledger)
+    source = fingerprint(text_names(_read(data, table, encoding)))["sha256"]
+    state = book.set_limit(source, limit, delta) if limit is not None else book.source(source)
+    spends = Table("fitted", "engine", "epsilon", "delta", "rho", box=box.SIMPLE_HEAD)
+    for spend in state.spends:
+        figures = (f"{spend['epsilon']:g}", f"{spend['delta']:g}", f"{spend['rho']:.4g}")
+        spends.add_row(spend.get("created", "?"), spend["engine"], *figures)
+    out.print(f"source {source[:16]}… in ledger {book.path}")
+    if state.spends:
+        out.print(spends)
+    out.print(
+        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in zCDP, at delta {state.delta:g}); "
+        f"{len(state.spends)} DP fit(s)"
+    )
 
 
 @app.command()

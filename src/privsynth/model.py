@@ -57,9 +57,8 @@ class Model:
 
     def __repr__(self) -> str:
         src = self.manifest["source"]
-        return (
-            f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={src['rows']} rows>"
-        )
+        rows = "an undisclosed number of" if src.get("rows") is None else src["rows"]
+        return f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={rows} rows>"
 
     def sample(
         self,
@@ -242,12 +241,16 @@ def fit(
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
     table: str | None = None,
+    ledger: str | os.PathLike | bool | None = None,
     **params,
 ) -> Model:
     """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
 
     `schema` overrides inference (a Schema, or a schema YAML path); `seed` None draws a fresh one, which
     is recorded in the manifest. Engine parameters are passed as keywords. The input is never modified.
+    DP engines (`mst`) need `schema` to be a public schema file, and add their spend to the budget `ledger`
+    (a path; None: $PRIVSYNTH_LEDGER or .privsynth/budget.json; False: none kept), refusing a fit that
+    would take the source past its limit.
     """
     step = progress or (lambda _msg: None)
     engine_obj = engines.make(engine, **params)
@@ -260,6 +263,8 @@ def fit(
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     seed = _fresh_seed() if seed is None else int(seed)
     data = text_names(data)  # a new frame if names were not text: the caller's is untouched
+    if getattr(engine_obj, "differentially_private", False):
+        return _fit_private(data, engine_obj, schema, seed, step, ledger)
     step("inferring schema")
     schema_obj = _as_schema(data, schema)
     _check_fit_input(data, schema_obj)
@@ -284,6 +289,57 @@ def fit(
     return Model(schema_obj, encoder, fitted, manifest, _extras(data, schema_obj))
 
 
+def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callable[[str], None], ledger) -> Model:
+    """The DP pipeline: every column fact from the public schema file, cells of its public domain, an engine
+    whose noise comes from OS entropy. Nothing measured from the data outside the engine's mechanisms is
+    kept: no fingerprint (a hash of the records would single out the last unknown one), no row count, no
+    replacement state for unlearned columns."""
+    from privsynth.privacy.domain import PublicEncoder, public_schema
+    from privsynth.privacy.ledger import Ledger
+
+    if isinstance(schema, Schema) or schema is None:
+        raise SchemaError(
+            f"the {engine_obj.name} engine is differentially private: pass a public schema file (--schema) that "
+            "states every column's kind and domain (min/max, categories); facts inferred from the data would leak"
+        )
+    file = schema if isinstance(schema, SchemaFile) else load_yaml(schema, list(data.columns))
+    step("reading the public schema")
+    schema_obj = public_schema(data, file)
+    if not any(c.learned for c in schema_obj.columns):
+        raise SchemaError("no column is left to learn (all are identifiers, text, constants or dropped)")
+    book = None if ledger is False else Ledger(None if ledger in (None, True) else ledger)
+    source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
+    if book is not None:
+        book.check(source_id, engine_obj.epsilon, engine_obj.delta)
+    encode_rng, engine_rng = _rngs(seed, 2)
+    encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins)
+    encoded = encoder.encode(data, schema_obj, encode_rng)
+    step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
+    fitted = engine_obj.fit(encoded, engine_rng, progress=step)
+    manifest = {
+        "format": "privsynth-model",
+        "format_version": 1,
+        "privsynth_version": __version__,
+        "created": created_now(),
+        "engine": {"name": engine_obj.name, "params": params_of(engine_obj)},
+        "seed": seed,
+        "seed_scope": "sampling only: the fit's noise comes from OS entropy and is not reproducible",
+        "source": {
+            "sha256": None,
+            "rows": None,
+            "columns": int(data.shape[1]),
+            "note": "withheld under differential privacy (a hash or count of the records is not private)",
+        },
+        "privacy": {"mechanism": engine_obj.name, "guarantee": "differential privacy", **fitted.privacy},
+        "rare_category_threshold": None,
+    }
+    if book is not None:
+        spend = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
+        after = book.record(source_id, {**spend, "rho": fitted.privacy["rho_spent"], "created": manifest["created"]})
+        manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
+    return Model(schema_obj, encoder, fitted, manifest, {})
+
+
 def load(path: str | os.PathLike) -> Model:
     """Read a model file written by `Model.save`. Never executes code from the file."""
     from privsynth import modelfile
@@ -294,7 +350,13 @@ def load(path: str | os.PathLike) -> Model:
 def rebuild(manifest: dict, body: dict, arrays: dict[str, np.ndarray]) -> Model:
     """A Model from the parts of a model file (see `modelfile`)."""
     schema = Schema.model_validate(body["schema"])
-    encoder = Encoder.from_state(body["encoder"], {k: v for k, v in arrays.items() if k.startswith("encoder/")})
+    encoder_arrays = {k: v for k, v in arrays.items() if k.startswith("encoder/")}
+    if body["encoder"].get("kind") == "public-domain":
+        from privsynth.privacy.domain import PublicEncoder
+
+        encoder = PublicEncoder.from_state(body["encoder"], encoder_arrays)
+    else:
+        encoder = Encoder.from_state(body["encoder"], encoder_arrays)
     engine_arrays = {k[len("engine/") :]: v for k, v in arrays.items() if k.startswith("engine/")}
     try:
         cls = fitted_class(manifest["engine"]["name"])

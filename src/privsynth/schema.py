@@ -49,7 +49,9 @@ def _check_column(column):
 
 
 class Column(BaseModel):
-    """One column. `min`/`max` are numbers, or ISO 8601 text for datetimes."""
+    """One column. `min`/`max` are numbers, or ISO 8601 text for datetimes. `categories` is only ever set
+    by the user: the public list of a categorical column's values that differentially private fits need
+    (inference never fills it: the categories seen in the data are not public)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,6 +65,7 @@ class Column(BaseModel):
     datetime_format: str | None = None
     timezone: str | None = None
     value: Any = None
+    categories: list | None = None
     pii: PiiKind | None = None
     policy: Policy = "keep"
     note: str | None = None
@@ -90,6 +93,7 @@ class ColumnOverride(BaseModel):
     datetime_format: str | None = None
     timezone: str | None = None
     value: Any = None
+    categories: list | None = None
     pii: PiiKind | None = None
     policy: Policy | None = None
     note: str | None = None

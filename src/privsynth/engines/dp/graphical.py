@@ -1,0 +1,156 @@
+"""What the marginal-based DP engines share: noisy marginals (Gaussian mechanism), domain compression,
+estimation of a graphical model from them (private-pgm, pip `mbi`), and a fitted model that samples.
+
+The estimated Markov random field is stored as conditional probability tables along its junction tree's
+elimination order (JSON + float arrays, no pickle); sampling draws each variable given its already-drawn
+neighbours with the caller's seeded generator (post-processing: it spends no budget and may be reproducible).
+All noise and every private selection use `secret_rng()`, fresh OS entropy that is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from privsynth.transforms.encoder import Encoded
+
+ESTIMATION_ITERS = 1000
+
+
+def secret_rng() -> np.random.Generator:
+    """A generator seeded from OS entropy: DP noise must never follow the user's seed."""
+    return np.random.default_rng(np.random.SeedSequence())
+
+
+def mbi():
+    """Import private-pgm with float64 JAX (its estimators stall in float32 on large counts)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mbi as lib
+    return lib
+
+
+def names_of(data: Encoded) -> list[str]:
+    """mbi attribute names: positional, so any column name (spaces, unicode, '::missing') is safe."""
+    return [f"v{j}" for j in range(len(data.names))]
+
+
+def measure(counts: np.ndarray, sigma: float, clique: tuple, rng: np.random.Generator):
+    """Gaussian mechanism on a marginal's counts (L2 sensitivity 1 under add/remove of one record)."""
+    lib = mbi()
+    noisy = counts + rng.normal(0.0, sigma, counts.size)
+    return lib.LinearMeasurement(noisy, clique, sigma)
+
+
+def compression(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """A 1-way marginal's cells whose noisy count is below 3 sigma merged into one cell (MST's rule):
+    mapping[i] = new index of cell i. Post-processing of the noisy counts only."""
+    keep = noisy >= 3 * sigma
+    if keep.all() or keep.sum() == 0:
+        return np.arange(noisy.size)
+    mapping = np.full(noisy.size, int(keep.sum()))
+    mapping[keep] = np.arange(int(keep.sum()))
+    return mapping
+
+
+def estimate(domain, measurements, iters: int = ESTIMATION_ITERS, warm_start=None):
+    """A Markov random field fitted to the noisy marginals by mirror descent (private-pgm)."""
+    lib = mbi()
+    return lib.estimation.MirrorDescent().estimate(domain, measurements, iters=iters, warm_start=warm_start)
+
+
+@dataclass(frozen=True)
+class FittedGraphical:
+    """A graphical model as conditional tables: variable `order[i]` is drawn from `tables[i]` indexed by
+    the values of `parents[i]`. `mappings[j]`, when present, maps variable j's original cells to the
+    compressed cells the model uses; a merged cell decodes to one of its original cells, uniformly."""
+
+    names: tuple[str, ...]
+    cardinality: tuple[int, ...]
+    order: tuple[int, ...]
+    parents: tuple[tuple[int, ...], ...]
+    tables: tuple[np.ndarray, ...]
+    mappings: tuple[np.ndarray | None, ...]
+    privacy: dict
+
+    def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
+        if fixed is not None and not np.isnan(fixed.values).all():
+            from privsynth.errors import ParameterError
+
+            raise ParameterError("conditional sampling is not available for the DP graphical-model engines yet")
+        cells = np.zeros((n, len(self.names)), dtype=np.int64)
+        for var, parents, table in zip(self.order, self.parents, self.tables, strict=True):
+            probs = table[tuple(cells[:, p] for p in parents)] if parents else np.broadcast_to(table, (n, table.size))
+            cdf = np.cumsum(probs, axis=1)
+            u = rng.random(n)[:, None] * cdf[:, -1:]
+            cells[:, var] = np.minimum((u >= cdf).sum(axis=1), table.shape[-1] - 1)
+        out = np.empty((n, len(self.names)))
+        for j, mapping in enumerate(self.mappings):
+            out[:, j] = cells[:, j] if mapping is None else _expand(cells[:, j], mapping, rng)
+        return Encoded(self.names, self.cardinality, out)
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        params = {
+            "names": list(self.names),
+            "cardinality": list(self.cardinality),
+            "order": list(self.order),
+            "parents": [list(p) for p in self.parents],
+            "privacy": self.privacy,
+        }
+        arrays = {f"table/{i}": t for i, t in enumerate(self.tables)}
+        arrays.update({f"mapping/{j}": m for j, m in enumerate(self.mappings) if m is not None})
+        return params, arrays
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> FittedGraphical:
+        d = len(params["names"])
+        return cls(
+            tuple(params["names"]),
+            tuple(params["cardinality"]),
+            tuple(params["order"]),
+            tuple(tuple(p) for p in params["parents"]),
+            tuple(np.asarray(arrays[f"table/{i}"], dtype=np.float64) for i in range(len(params["order"]))),
+            tuple(np.asarray(arrays[f"mapping/{j}"]) if f"mapping/{j}" in arrays else None for j in range(d)),
+            params["privacy"],
+        )
+
+
+def _expand(compressed: np.ndarray, mapping: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Compressed cells back to original cells; the merged cell becomes one of its members, uniformly."""
+    merged = np.flatnonzero(mapping == mapping.max()) if mapping.max() < mapping.size - 1 else None
+    kept = np.flatnonzero(mapping < mapping.max()) if merged is not None else np.arange(mapping.size)
+    out = np.empty(compressed.size)
+    if merged is None:
+        return kept[compressed].astype(np.float64)
+    is_merged = compressed == mapping.max()
+    out[~is_merged] = kept[compressed[~is_merged]]
+    out[is_merged] = rng.choice(merged, size=int(is_merged.sum()))
+    return out
+
+
+def conditional_tables(model, attrs: list[str]) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple]:
+    """The MRF as (order, parents, tables) along its junction tree (each variable's already-drawn
+    neighbours sit in one maximal clique, so each table is a sub-marginal of one clique)."""
+    lib = mbi()
+    jtree, elimination = lib.junction_tree.make_junction_tree(model.domain, [tuple(c) for c in model.cliques])
+    cliques = [set(c) for c in jtree.nodes]
+    index = {a: j for j, a in enumerate(attrs)}
+    order, parents, tables, used = [], [], [], set()
+    for attr in elimination[::-1]:
+        near = set().union(*[c for c in cliques if attr in c]) & used
+        given = tuple(sorted(near, key=index.get))
+        marginal = np.asarray(model.project((*given, attr)).datavector(flatten=False), dtype=np.float64)
+        marginal = np.clip(marginal, 0, None)
+        total = marginal.sum(axis=-1, keepdims=True)
+        k = marginal.shape[-1]
+        table = np.where(total > 0, marginal / np.where(total > 0, total, 1), 1.0 / k)
+        order.append(index[attr])
+        parents.append(tuple(index[a] for a in given))
+        tables.append(table)
+        used.add(attr)
+    return tuple(order), tuple(parents), tuple(tables)

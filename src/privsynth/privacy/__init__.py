@@ -1,0 +1,1 @@
+"""Differential privacy: the accountant, public domains for DP fits, and the per-source budget ledger."""

@@ -1,0 +1,64 @@
+"""The accountant's figures against OpenDP's for the same mechanisms and parameters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import opendp.prelude as dp
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privsynth.privacy import accountant as acc
+
+dp.enable_features("contrib")
+
+
+def opendp_epsilon(rho: float, delta: float) -> float:
+    """OpenDP: a Gaussian mechanism with rho-zCDP on sensitivity 1, mapped to (epsilon, delta)."""
+    space = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
+    gaussian = dp.m.make_gaussian(*space, scale=math.sqrt(1 / (2 * rho)))
+    return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(gaussian), delta=delta).map(1.0)[0]
+
+
+@pytest.mark.parametrize("rho,delta", [(0.001, 1e-6), (0.0244, 1e-6), (0.1, 1e-9), (0.5, 1e-5), (3.0, 1e-7)])
+def test_zcdp_conversion_agrees_with_opendp(rho, delta):
+    assert acc.epsilon_of_rho(rho, delta) == pytest.approx(opendp_epsilon(rho, delta), rel=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(epsilon=st.floats(0.05, 20), log_delta=st.floats(-12, -3))
+def test_rho_for_is_the_largest_rho_within_the_budget(epsilon, log_delta):
+    delta = 10**log_delta
+    rho = acc.rho_for(epsilon, delta)
+    assert acc.epsilon_of_rho(rho, delta) <= epsilon
+    assert acc.epsilon_of_rho(rho * 1.001, delta) > epsilon  # not leaving budget on the table
+
+
+def test_gaussian_and_exponential_costs():
+    assert acc.gaussian_rho(2.0) == pytest.approx(1 / 8)
+    assert acc.gaussian_rho(2.0, sensitivity=3.0) == pytest.approx(9 / 8)
+    assert acc.exponential_rho(0.4) == pytest.approx(0.02)
+
+
+def test_spends_compose_and_overspending_is_caught():
+    a = acc.Accountant(1.0, 1e-6)
+    half = a.rho_budget / 2
+    a.spend_rho("gaussian", "one", half)
+    a.spend_rho("gaussian", "two", half)
+    a.check()
+    assert a.spent() == pytest.approx(1.0, rel=1e-6)
+    record = a.record()
+    assert [s["share"] for s in record["spends"]] == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert "noise" not in str(record)
+    a.spend_rho("gaussian", "three", half / 10)
+    with pytest.raises(RuntimeError, match="spent epsilon"):
+        a.check()
+
+
+def test_renyi_curve_of_a_zcdp_mechanism_matches_the_continuous_conversion():
+    rho, delta = 0.05, 1e-6
+    curve_eps = acc.epsilon_of_curve(rho * np.asarray(acc.ORDERS), np.asarray(acc.ORDERS), delta)
+    assert curve_eps == pytest.approx(acc.epsilon_of_rho(rho, delta), rel=0.01)
+    assert curve_eps >= acc.epsilon_of_rho(rho, delta) - 1e-9  # a grid can only be looser
