@@ -40,9 +40,9 @@ def schema_path(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def model(cps, schema_path):
-    return ps.fit(cps[0], engine="mst", schema=schema_path, seed=0, epsilon=2.0)
+@pytest.fixture(scope="module", params=["mst", "aim"])
+def model(cps, schema_path, request):
+    return ps.fit(cps[0], engine=request.param, schema=schema_path, seed=0, epsilon=2.0)
 
 
 def test_dp_fit_refuses_data_dependent_metadata(cps, schema_path, tmp_path):
@@ -78,7 +78,7 @@ def test_dp_model_learns_structure_within_its_budget(model, cps):
 
 
 def test_dp_noise_ignores_the_seed_and_the_model_file_keeps_no_source_facts(model, cps, schema_path, tmp_path):
-    again = ps.fit(cps[0], engine="mst", schema=schema_path, seed=0, epsilon=2.0)
+    again = ps.fit(cps[0], engine=model.engine, schema=schema_path, seed=0, epsilon=2.0)
     assert not model.sample(500, seed=3).equals(again.sample(500, seed=3))  # fresh noise despite seed 0
     path = model.save(tmp_path / "m.psm")
     loaded = ps.load(path)

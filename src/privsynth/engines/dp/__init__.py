@@ -1,4 +1,4 @@
-"""Differentially private engines (marginal-based: `mst`). They fit only on a public domain (see
+"""Differentially private engines (marginal-based: `mst`, `aim`). They fit only on a public domain (see
 `privacy.domain`), draw all noise from OS entropy, and record their spends in the model's manifest."""
 
-from privsynth.engines.dp import mst  # noqa: F401  (registers the engine)
+from privsynth.engines.dp import aim, mst  # noqa: F401  (registers the engines)
