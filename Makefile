@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+SN_VENV := .venv-smartnoise
+SN_STAMP := $(SN_VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: venv demo test lint bench clean
@@ -37,10 +39,18 @@ $(BENCH_STAMP): $(STAMP)
 	$(PIP) install --quiet --no-deps -c constraints.txt mostlyai-engine
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+# SmartNoise (the DP peer) pins mbi<2 and opendp<0.15: it gets a virtualenv of its own
+$(SN_STAMP): constraints-smartnoise.txt
+	$(PYTHON) -m venv $(SN_VENV)
+	$(SN_VENV)/bin/python -m pip install --quiet --no-deps -c constraints-smartnoise.txt smartnoise-synth
+	$(SN_VENV)/bin/python -m pip install --quiet -c constraints-smartnoise.txt smartnoise-sql mbi disjoint-set Faker pyarrow
+	touch $(SN_STAMP)
+
+bench: $(BENCH_STAMP) $(SN_STAMP)
 	$(BIN)/python benchmarks/bench_copula.py
 	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/bench_argn.py
+	$(BIN)/python benchmarks/bench_dp.py
 
 clean:
-	rm -rf $(VENV) privsynth-demo .pytest_cache
+	rm -rf $(VENV) $(SN_VENV) privsynth-demo .pytest_cache
