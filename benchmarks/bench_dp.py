@@ -1,9 +1,10 @@
 """Benchmark: privsynth's DP engines (mst, aim) vs SmartNoise's MST and AIM at several epsilons, one run.
 
-Both sides get the same public domain (bounds and categories, no budget spent on metadata), the same 32
-equal-width bins for numbers, the same 80/20 split, and sample as many rows as the training set. Judged by
-privsynth's bivariate accuracy (1 - mean TVD over column pairs, against the training rows) and the TSTR
-ROC AUC of the utility model on the holdout (TRTR for reference); fit time is wall time of the fit alone.
+Every fit runs in a fresh child process on each side. Both sides get the same public domain (bounds and
+categories, no budget spent on metadata), the same 32 equal-width bins for numbers, the same 80/20 split,
+and sample as many rows as the training set. Judged by privsynth's bivariate accuracy (1 - mean TVD over
+column pairs, against the training rows) and the TSTR ROC AUC of the utility model on the holdout (TRTR
+for reference); fit time is the wall time of the fit alone.
 "inf" is run as epsilon 10,000 (no DP engine takes an infinite budget; at that epsilon the noise is
 negligible) and labelled so.
 
@@ -70,35 +71,45 @@ def public_schema_file(domain: dict[str, dict]) -> Any:
     return SchemaFile(columns=[ColumnOverride(name=n, nullable=False, **spec) for n, spec in domain.items()])
 
 
-def fit_privsynth(engine: str, train: Any, domain: dict, epsilon: float, seed: int) -> tuple[Any, float]:
+def privsynth_child(spec: dict) -> None:
+    """In a fresh process, as SmartNoise's side runs (JAX compiles anew: no warm cache from an earlier fit)."""
+    import pandas as pd
+
     import privsynth as ps
 
+    train = pd.read_parquet(spec["train"])
+    schema = public_schema_file(spec["columns"])
     started = time.perf_counter()
-    model = ps.fit(train, engine=engine, schema=public_schema_file(domain), seed=seed, epsilon=epsilon, ledger=False)
+    epsilon, seed = spec["epsilon"], spec["seed"]
+    model = ps.fit(train, engine=spec["engine"], schema=schema, seed=seed, epsilon=epsilon, ledger=False)
     seconds = time.perf_counter() - started
-    return model.sample(len(train), seed=seed), seconds
+    model.sample(spec["rows"], seed=spec["seed"]).to_parquet(spec["out"])
+    print(json.dumps({"fit_seconds": seconds}))
+
+
+def fit_privsynth(engine: str, train: Any, domain: dict, epsilon: float, seed: int, workdir: Path) -> tuple[Any, float]:
+    spec = {"engine": engine, "seed": seed, "epsilon": epsilon, "columns": domain}
+    return _run_child([sys.executable, str(Path(__file__).resolve()), "--child"], spec, train, workdir)
 
 
 def fit_smartnoise(
     engine: str, train: Any, domain: dict, epsilon: float, python: str, workdir: Path
 ) -> tuple[Any, float]:
+    spec = {"engine": engine, "epsilon": epsilon, "delta": 1e-6, "bins": BINS, "columns": domain}
+    return _run_child([python, str(SMARTNOISE_CHILD)], spec, train, workdir)
+
+
+def _run_child(command: list[str], spec: dict, train: Any, workdir: Path) -> tuple[Any, float]:
+    """Run a fit in a child process: training rows in and synthetic rows out as parquet, fit time on stdout."""
     import pandas as pd
 
-    data, out = workdir / "train.parquet", workdir / f"sn_{engine}.parquet"
+    data, out = workdir / "train.parquet", workdir / "synthetic.parquet"
     train.to_parquet(data)
-    spec = {
-        "train": str(data),
-        "out": str(out),
-        "engine": engine,
-        "epsilon": epsilon,
-        "delta": 1e-6,
-        "rows": len(train),
-        "bins": BINS,
-        "columns": domain,
-    }
-    done = subprocess.run([python, str(SMARTNOISE_CHILD), json.dumps(spec)], capture_output=True, text=True)
+    out.unlink(missing_ok=True)
+    spec = {**spec, "train": str(data), "out": str(out), "rows": len(train)}
+    done = subprocess.run([*command, json.dumps(spec)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"smartnoise {engine} failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"{spec['engine']} failed: {done.stderr.strip().splitlines()[-1:]}")
     seconds = json.loads(done.stdout.strip().splitlines()[-1])["fit_seconds"]
     return pd.read_parquet(out), seconds
 
@@ -133,7 +144,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
                     kind = engine.split("-")[1]
                     try:
                         if engine.startswith("privsynth"):
-                            syn, seconds = fit_privsynth(kind, train, domain, epsilon, args.seed + repeat)
+                            syn, seconds = fit_privsynth(kind, train, domain, epsilon, args.seed + repeat, Path(tmp))
                         else:
                             python = args.smartnoise_python
                             syn, seconds = fit_smartnoise(kind, train, domain, epsilon, python, Path(tmp))
@@ -231,7 +242,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        privsynth_child(json.loads(argv[1]))
+        return 0
+    args = parse_args(argv)
     probe = subprocess.run(
         [args.smartnoise_python, "-c", "import importlib.metadata as m; print(m.version('smartnoise-synth'))"],
         capture_output=True,

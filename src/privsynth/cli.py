@@ -6,6 +6,7 @@ Errors privsynth raises on purpose print as one line on stderr with exit code 2 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -185,15 +186,15 @@ def fit(
     ] = None,
     max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="argn: at most this many epochs.")] = None,
     epsilon: Annotated[
-        float | None, typer.Option("--epsilon", help="mst: the fit's differential-privacy budget (default 1).")
+        float | None, typer.Option("--epsilon", help="mst/aim (default 1), argn (DP-SGD): the fit's DP budget.")
     ] = None,
     delta: Annotated[
-        float | None, typer.Option("--delta", help="mst: the DP delta, well below 1/rows (default 1e-6).")
+        float | None, typer.Option("--delta", help="With --epsilon: the DP delta, well below 1/rows (default 1e-6).")
     ] = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
-    DP engines (mst) need --schema with every column's public domain; their noise is never seeded."""
+    DP fits (mst, aim, argn --epsilon) need --schema with every column's public domain; noise is never seeded."""
     import privsynth as ps
     from privsynth.engines import ENGINES
 
@@ -203,10 +204,9 @@ def fit(
     if params and engine != "argn":
         raise PrivsynthError(f"--max-time and --max-epochs apply to the argn engine, not {engine!r}")
     private = {k: v for k, v in (("epsilon", epsilon), ("delta", delta)) if v is not None}
-    if private and not getattr(ENGINES[engine], "differentially_private", False):
+    if private and "epsilon" not in {f.name for f in dataclasses.fields(ENGINES[engine])}:
         raise PrivsynthError(
-            f"--epsilon and --delta apply to the differentially private engines (mst), not {engine!r}"
-            + (" (DP-SGD training of argn is not available yet)" if engine == "argn" else "")
+            f"--epsilon and --delta apply to the differentially private engines (mst, aim, argn), not {engine!r}"
         )
     params.update(private)
     if ledger is not None:

@@ -312,7 +312,7 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
     if book is not None:
         book.check(source_id, engine_obj.epsilon, engine_obj.delta)
     encode_rng, engine_rng = _rngs(seed, 2)
-    encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins)
+    encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins or PublicEncoder.default_bins)
     encoded = encoder.encode(data, schema_obj, encode_rng)
     step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
     fitted = engine_obj.fit(encoded, engine_rng, progress=step)

@@ -159,3 +159,25 @@ def test_ledger_composes_fits_on_one_source_and_refuses_past_the_limit(cps, sche
     assert raised.code == 0 and "of limit 20" in raised.stdout
     third = ps.fit(train, engine="mst", schema=schema_path, epsilon=6.0, ledger=book)
     assert third.manifest["privacy"]["ledger"]["source_epsilon_after"] > total
+
+
+@pytest.mark.slow
+def test_argn_dp_sgd_spends_what_opacus_counts(cps, schema_path):
+    from opacus.accountants import RDPAccountant
+
+    train = cps[0].iloc[:2000]
+    model = ps.fit(train, engine="argn", schema=schema_path, seed=0, epsilon=2.0, dp_epochs=2, ledger=False)
+    training, privacy = model.fitted.training, model.manifest["privacy"]
+    assert training["steps"] == training["planned_steps"] and "history" in training
+    assert "validation_rows" not in training  # no early stopping on private rows under DP
+    [spend] = privacy["spends"]
+    opacus = RDPAccountant()
+    opacus.history = [(spend["noise_multiplier"], spend["sample_rate"], spend["steps"])]
+    expected = opacus.get_epsilon(delta=1e-6)
+    assert expected - 0.05 <= privacy["epsilon_spent"] <= expected + 1e-9  # a superset of Opacus' orders
+    assert privacy["epsilon_spent"] <= 2.0
+    syn = model.sample(1000, seed=0)
+    assert list(syn.columns) == list(train.columns) and syn.wage.between(0, 5000).all()
+    assert model.manifest["source"]["sha256"] is None
+    again = ps.fit(train, engine="argn", schema=schema_path, seed=0, epsilon=2.0, dp_epochs=2, ledger=False)
+    assert not model.sample(200, seed=1).equals(again.sample(200, seed=1))  # unseeded noise

@@ -91,6 +91,7 @@ class PublicEncoder:
     `transforms.encoder.Encoder`, so a Model samples, saves and loads either."""
 
     kind = "public-domain"
+    default_bins = DEFAULT_BINS
 
     def __init__(self, codecs: list[ColumnCodec], bins: int):
         self.codecs = codecs

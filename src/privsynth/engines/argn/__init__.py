@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -43,6 +43,7 @@ class FittedArgn:
     training: dict
     weights: dict[str, np.ndarray]
     edges: tuple[np.ndarray | None, ...]  # per variable: its token cells in u (see tokens), None if discrete
+    privacy: dict = field(default_factory=dict)  # the accountant's record when trained with DP-SGD
 
     @property
     def vocab(self) -> list[int]:
@@ -69,6 +70,7 @@ class FittedArgn:
             "size": dataclasses.asdict(self.size),
             "temperature": self.temperature,
             "training": self.training,
+            "privacy": self.privacy,
         }
         cells = {f"edges/{j}": e for j, e in enumerate(self.edges) if e is not None}
         return params, {**self.weights, **cells}
@@ -86,6 +88,7 @@ class FittedArgn:
                 np.asarray(arrays[f"edges/{j}"], dtype=np.float64) if f"edges/{j}" in arrays else None
                 for j in range(len(params["names"]))
             ),
+            params.get("privacy", {}),
         )
 
 
@@ -118,7 +121,8 @@ class Argn:
     """Parameters: `max_epochs` and `max_time` (seconds, None = no limit) bound training (a run stopped by
     max_time depends on the machine's speed); `patience` epochs without validation improvement stop it;
     `dim`/`hidden`/`batch_size`/`bins` (quantile bins of continuous columns) 0 = chosen from the data size;
-    `temperature` scales sampling (1 = as learned)."""
+    `temperature` scales sampling (1 = as learned). With `epsilon` set, training is DP-SGD (see `private`):
+    `dp_epochs` epochs (all run), per-row gradients clipped to `max_grad_norm`, (epsilon, delta)-DP."""
 
     name: ClassVar[str] = "argn"
     max_epochs: int = 100
@@ -131,7 +135,15 @@ class Argn:
     batch_size: int = 0
     bins: int = 0
     temperature: float = 1.0
+    epsilon: float | None = None
+    delta: float = 1e-6
+    dp_epochs: int = 20
+    max_grad_norm: float = 1.0
     fitted: ClassVar[type] = FittedArgn
+
+    @property
+    def differentially_private(self) -> bool:
+        return self.epsilon is not None
 
     def __post_init__(self):
         if self.max_epochs < 1 or self.patience < 1:
@@ -142,6 +154,11 @@ class Argn:
             raise ValueError("learning_rate must be in (0, 1), dropout in [0, 1), temperature > 0")
         if min(self.dim, self.hidden, self.batch_size, self.bins) < 0 or self.bins == 1:
             raise ValueError("dim, hidden, batch_size and bins must be 0 (automatic) or positive (bins >= 2)")
+        if self.epsilon is not None:
+            if not (isinstance(self.epsilon, int | float) and 0 < self.epsilon < float("inf")):
+                raise ValueError("epsilon must be a positive finite number")
+            if not 0 < self.delta < 1 or self.dp_epochs < 1 or not self.max_grad_norm > 0:
+                raise ValueError("delta must be in (0, 1), dp_epochs at least 1, max_grad_norm positive")
 
     def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None) -> FittedArgn:
         import torch
@@ -152,6 +169,8 @@ class Argn:
         )
         edges = tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
         tokens = tok.to_tokens(data.values, edges)
+        if self.epsilon is not None:
+            return self._fit_private(data, tokens, size, edges, progress)
         with _threads(torch):
             net, log = train(
                 tokens,
@@ -167,3 +186,29 @@ class Argn:
             )
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights, edges)
+
+    def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress) -> FittedArgn:
+        import torch
+
+        from privsynth.engines.argn.private import train_private
+        from privsynth.privacy.accountant import Accountant
+
+        if any(e is not None for e in edges):
+            raise ValueError("DP-SGD needs a public, discrete encoding (fit through privsynth.fit with a schema)")
+        accountant = Accountant(float(self.epsilon), self.delta)
+        with _threads(torch):
+            net, log = train_private(
+                tokens,
+                tok.vocab(data.cardinality, edges),
+                size,
+                epochs=self.dp_epochs,
+                max_time=self.max_time,
+                learning_rate=self.learning_rate,
+                max_grad_norm=self.max_grad_norm,
+                accountant=accountant,
+                progress=progress,
+            )
+        weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+        return FittedArgn(
+            data.names, data.cardinality, size, self.temperature, log, weights, edges, accountant.record()
+        )
