@@ -303,6 +303,9 @@ def evaluate(
     ] = None,
     seed: SeedOpt = 0,
     encoding: EncodingOpt = "utf-8",
+    model: Annotated[
+        Path | None, typer.Option("--model", help="The model that made SYNTHETIC: its privacy guarantee is reported.")
+    ] = None,
 ) -> None:
     """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary."""
     import privsynth as ps
@@ -316,7 +319,9 @@ def evaluate(
         step("reading data")
         frames = [io.read(p, encoding=encoding) if p else None for p in (real, synthetic, holdout)]
         step("computing metrics")
-        result = ps.evaluate(frames[0], frames[1], frames[2], target=target, sensitive=sensitive or [], seed=seed)
+        result = ps.evaluate(
+            frames[0], frames[1], frames[2], target=target, sensitive=sensitive or [], seed=seed, model=model
+        )
         gates = check(result.headline(), gate_policy)
         step("writing the report")
         result.to_html(output, gates)
@@ -333,6 +338,7 @@ def _print_summary(result, gates) -> None:
     for name, value, meaning in result.summary():
         table.add_row(name, value, meaning)
     out.print(table)
+    out.print(f"formal privacy guarantee: {result.to_dict()['guarantee']['statement']}")
     _print_gates(gates)
 
 

@@ -82,6 +82,7 @@ def run_demo(
             target=target if target in learned else None,
             sensitive=[c for c in sensitive or [] if c in learned],
             seed=seed,
+            model=model,
         )
         from privsynth.evaluate.gate import check, load_policy
 

@@ -181,3 +181,18 @@ def test_argn_dp_sgd_spends_what_opacus_counts(cps, schema_path):
     assert model.manifest["source"]["sha256"] is None
     again = ps.fit(train, engine="argn", schema=schema_path, seed=0, epsilon=2.0, dp_epochs=2, ledger=False)
     assert not model.sample(200, seed=1).equals(again.sample(200, seed=1))  # unseeded noise
+
+
+def test_the_report_states_each_generators_guarantee(model, cps, tmp_path):
+    train, holdout = cps
+    syn = model.sample(1000, seed=0)
+    dp = ps.evaluate(train, syn, model=model).to_dict()["guarantee"]
+    assert dp["mechanism"] == model.engine and "-differential privacy" in dp["statement"] and dp["epsilon"] <= 2.0
+    plain_model = ps.fit(train, engine="independent", seed=0)
+    plain = ps.evaluate(train, plain_model.sample(1000, seed=0), model=plain_model.save(tmp_path / "i.psm"))
+    assert plain.to_dict()["guarantee"]["statement"].startswith("none: no formal privacy guarantee")
+    unknown = ps.evaluate(train, syn).to_dict()["guarantee"]
+    assert unknown["mechanism"] is None and "no formal guarantee is claimed" in unknown["statement"]
+    html = tmp_path / "r.html"
+    ps.evaluate(train, syn, model=model).to_html(html)
+    assert "Formal guarantee:</b> (" in html.read_text()

@@ -61,6 +61,11 @@ def _reason(node) -> str:
     return f'<p class="nc">not computed: {escape(node.get("reason", ""))}</p>'
 
 
+def _guarantee(result: dict) -> str:
+    statement = (result.get("guarantee") or {}).get("statement")
+    return f"<p><b>Formal guarantee:</b> {escape(statement)}</p>" if statement else ""
+
+
 def privacy_section(privacy: dict, first: list[bool]) -> str:
     """Exact matches, DCR (with the two distributions), the attacks and anonymeter's risks."""
     import plotly.graph_objects as go
@@ -281,7 +286,7 @@ def render(evaluation, gates: list) -> str:
         column_plots="".join(plots),
         heatmaps=heat,
         top_pairs=top_pairs,
-        privacy=privacy_section(result["privacy"], first),
+        privacy=_guarantee(result) + privacy_section(result["privacy"], first),
         utility=utility_section(result["utility"]),
         fairness=fairness_section(result["fairness"]),
         raw=escape(json.dumps(result, indent=1)),

@@ -62,6 +62,26 @@ def _safe(compute, *args, **kwargs):
         return not_computed(str(exc))
 
 
+def guarantee_of(model) -> dict:
+    """The generator's formal privacy guarantee as its manifest states it (never inferred from the data)."""
+    if model is None:
+        return {"mechanism": None, "statement": "not stated: no model given, so no formal guarantee is claimed"}
+    if not hasattr(model, "manifest"):
+        from privsynth.model import load
+
+        model = load(model)
+    privacy = model.manifest["privacy"]
+    if "epsilon_spent" in privacy:
+        return {
+            "mechanism": privacy["mechanism"],
+            "epsilon": privacy["epsilon_spent"],
+            "delta": privacy["delta"],
+            "statement": f"({privacy['epsilon_spent']:.3g}, {privacy['delta']:g})-differential privacy "
+            f"({privacy['mechanism']} engine)",
+        }
+    return {"mechanism": "none", "statement": f"{privacy['guarantee']} ({model.engine} engine)"}
+
+
 def evaluate(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -70,9 +90,12 @@ def evaluate(
     target: str | None = None,
     sensitive: list[str] | tuple[str, ...] = (),
     seed: int = 0,
+    model=None,
 ) -> Evaluation:
     """Fidelity, utility (needs `target` and `holdout`), privacy (needs `holdout`) and fairness (needs
-    `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation."""
+    `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation. `model` (a Model
+    or a model file's path), when given, states the generator's formal privacy guarantee in the report:
+    differential privacy with its (epsilon, delta), or none (privacy then only measured, never claimed)."""
     started = time.perf_counter()
     notes = _check_tables(real, synthetic, holdout)
     synthetic = synthetic[list(real.columns)]
@@ -87,6 +110,7 @@ def evaluate(
         "sensitive": list(sensitive),
         "seed": seed,
         "notes": notes,
+        "guarantee": guarantee_of(model),
     }
     accuracy = fidelity.accuracy(real, synthetic, seed)
     result["fidelity"] = {
