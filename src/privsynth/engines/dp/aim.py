@@ -51,14 +51,10 @@ class Aim(DpParams):
 
     def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None):
         step = progress or (lambda _m: None)
-        lib = g.mbi()
+        lib, attrs, domain, dataset = g.as_dataset(data)
         secret = g.secret_rng()  # `rng` (the user's seed) is deliberately unused: noise is never seeded
         accountant = Accountant(self.epsilon, self.delta)
         rho = accountant.rho_budget
-        attrs = g.names_of(data)
-        codes = data.values.astype(np.int64)
-        domain = lib.Domain(attrs, data.cardinality)
-        dataset = lib.Dataset({a: codes[:, j] for j, a in enumerate(attrs)}, domain)
         workload = candidates(attrs)
         answers = {cl: np.asarray(dataset.project(cl).datavector(), dtype=np.float64) for cl in workload}
         rounds = self.rounds or 16 * len(attrs)

@@ -40,6 +40,15 @@ def names_of(data: Encoded) -> list[str]:
     return [f"v{j}" for j in range(len(data.names))]
 
 
+def as_dataset(data: Encoded):
+    """(mbi, attribute names, Domain, Dataset) of an all-discrete encoded table (cells of a public domain)."""
+    lib = mbi()
+    attrs = names_of(data)
+    codes = data.values.astype(np.int64)
+    domain = lib.Domain(attrs, data.cardinality)
+    return lib, attrs, domain, lib.Dataset({a: codes[:, j] for j, a in enumerate(attrs)}, domain)
+
+
 def measure(counts: np.ndarray, sigma: float, clique: tuple, rng: np.random.Generator):
     """Gaussian mechanism on a marginal's counts (L2 sensitivity 1 under add/remove of one record)."""
     lib = mbi()

@@ -72,15 +72,11 @@ class Mst(DpParams):
 
     def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None):
         step = progress or (lambda _m: None)
-        lib = g.mbi()
+        lib, attrs, full, dataset = g.as_dataset(data)
         secret = g.secret_rng()  # `rng` (the user's seed) is deliberately unused: noise is never seeded
         accountant = Accountant(self.epsilon, self.delta)
         rho = accountant.rho_budget
-        attrs = g.names_of(data)
-        codes = data.values.astype(np.int64)
         d = len(attrs)
-        full = lib.Domain(attrs, data.cardinality)
-        dataset = lib.Dataset({a: codes[:, j] for j, a in enumerate(attrs)}, full)
         share = rho / 3 if d > 1 else rho
 
         step("mst: measuring 1-way marginals")
