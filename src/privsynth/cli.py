@@ -176,7 +176,7 @@ def _describe_model(path: str) -> None:
 def fit(
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn | mst")] = "copula",
+    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn | mst | aim")] = "copula",
     schema: SchemaOpt = None,
     seed: SeedOpt = 0,
     table: TableOpt = None,
