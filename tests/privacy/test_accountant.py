@@ -62,3 +62,14 @@ def test_renyi_curve_of_a_zcdp_mechanism_matches_the_continuous_conversion():
     curve_eps = acc.epsilon_of_curve(rho * np.asarray(acc.ORDERS), np.asarray(acc.ORDERS), delta)
     assert curve_eps == pytest.approx(acc.epsilon_of_rho(rho, delta), rel=0.01)
     assert curve_eps >= acc.epsilon_of_rho(rho, delta) - 1e-9  # a grid can only be looser
+
+
+def test_mst_compression_merges_only_two_or_more_small_cells():
+    from privsynth.engines.dp.graphical import _expand, compression
+
+    sigma = 1.0
+    assert list(compression(np.array([10.0, 1.0, 10.0]), sigma)) == [0, 1, 2]  # one small cell: left alone
+    mapping = compression(np.array([10.0, 1.0, 10.0, 0.5, 2.0]), sigma)
+    assert list(mapping) == [0, 2, 1, 2, 2]
+    back = _expand(np.array([0, 1, 2, 2, 2, 2]), mapping, np.random.default_rng(0))
+    assert list(back[:2]) == [0, 2] and set(back[2:]) <= {1, 3, 4}

@@ -60,7 +60,7 @@ def compression(noisy: np.ndarray, sigma: float) -> np.ndarray:
     """A 1-way marginal's cells whose noisy count is below 3 sigma merged into one cell (MST's rule):
     mapping[i] = new index of cell i. Post-processing of the noisy counts only."""
     keep = noisy >= 3 * sigma
-    if keep.all() or keep.sum() == 0:
+    if (~keep).sum() < 2 or keep.sum() == 0:  # merging one cell (or every cell) changes nothing
         return np.arange(noisy.size)
     mapping = np.full(noisy.size, int(keep.sum()))
     mapping[keep] = np.arange(int(keep.sum()))

@@ -84,7 +84,7 @@ class Mst(DpParams):
         oneway = [g.measure(_counts(dataset, (a,)), sigma1, (a,), secret) for a in attrs]
         accountant.spend_rho("gaussian", f"{d} one-way marginals", gaussian_rho(sigma1, np.sqrt(d)), sigma=sigma1)
         mappings = [g.compression(np.asarray(m.noisy_measurement), sigma1) for m in oneway]
-        compress = {a: mp for a, mp in zip(attrs, mappings, strict=True) if mp.max() < mp.size - 1}
+        compress = {a: mp for a, mp in zip(attrs, mappings, strict=True) if mp.size > mp.max() + 1}
         domain = lib.Domain(attrs, [int(mp.max()) + 1 for mp in mappings])
         dataset = dataset.compress(compress) if compress else dataset
         measurements = [m.compress(compress, full) if m.clique[0] in compress else m for m in oneway]
