@@ -73,3 +73,27 @@ def test_mst_compression_merges_only_two_or_more_small_cells():
     assert list(mapping) == [0, 2, 1, 2, 2]
     back = _expand(np.array([0, 1, 2, 2, 2, 2]), mapping, np.random.default_rng(0))
     assert list(back[:2]) == [0, 2] and set(back[2:]) <= {1, 3, 4}
+
+
+def test_pooled_measurements_are_the_inverse_variance_mean_and_fit_the_same_model():
+    from privsynth.engines.dp import graphical as g
+
+    lib = g.mbi()
+    rng = np.random.default_rng(1)
+    domain = lib.Domain(["a", "b", "c"], [3, 4, 2])
+    columns = zip(domain.attributes, domain.shape, strict=True)
+    data = lib.Dataset({a: rng.integers(0, k, 400) for a, k in columns}, domain)
+    truth = {cl: np.asarray(data.project(cl).datavector(), dtype=float) for cl in [("a", "b"), ("b", "c")]}
+    raw = [
+        lib.LinearMeasurement(truth[("a", "b")] + rng.normal(0, 2.0, 12), ("a", "b"), 2.0),
+        lib.LinearMeasurement(truth[("b", "c")] + rng.normal(0, 3.0, 8), ("b", "c"), 3.0),
+        lib.LinearMeasurement(truth[("a", "b")] + rng.normal(0, 1.0, 12), ("a", "b"), 1.0),
+    ]
+    pooled = g.pooled(raw)
+    assert [m.clique for m in pooled] == [("a", "b"), ("b", "c")]
+    expected = (np.asarray(raw[0].noisy_measurement) / 4 + np.asarray(raw[2].noisy_measurement)) / 1.25
+    assert np.allclose(pooled[0].noisy_measurement, expected)
+    assert float(pooled[0].stddev) == pytest.approx(1.25**-0.5)
+    one = g.estimate(domain, raw, iters=500).project(("a", "b")).datavector()
+    two = g.estimate(domain, pooled, iters=500).project(("a", "b")).datavector()
+    assert np.abs(np.asarray(one) - np.asarray(two)).max() < 0.5  # counts out of 400

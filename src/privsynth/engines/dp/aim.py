@@ -91,7 +91,7 @@ class Aim(DpParams):
             measurements.append(g.measure(answers[chosen], sigma, chosen, secret))
             accountant.spend_rho("gaussian", f"round {picked + 1}: measure it", gaussian_rho(sigma), sigma=sigma)
             before = np.asarray(model.project(chosen).datavector())
-            model = g.estimate(domain, measurements, iters=ROUND_ITERS, warm_start=model)
+            model = g.estimate(domain, g.pooled(measurements), iters=ROUND_ITERS, warm_start=model)
             after = np.asarray(model.project(chosen).datavector())
             picked += 1
             step(f"aim: round {picked}, budget used {used / rho:.0%}")
@@ -99,7 +99,7 @@ class Aim(DpParams):
                 sigma, epsilon = sigma / 2, epsilon * 2  # the estimate is good at this noise: measure finer
         accountant.check()
         step("aim: final estimation")
-        model = g.estimate(domain, measurements, iters=g.ESTIMATION_ITERS, warm_start=model)
+        model = g.estimate(domain, g.pooled(measurements), iters=g.ESTIMATION_ITERS, warm_start=model)
         order, parents, tables = g.conditional_tables(model, attrs)
         record = accountant.record()
         record["spends"] = _summary(record["spends"], picked)

@@ -56,6 +56,25 @@ def measure(counts: np.ndarray, sigma: float, clique: tuple, rng: np.random.Gene
     return lib.LinearMeasurement(noisy, clique, sigma)
 
 
+def pooled(measurements: list) -> list:
+    """Measurements of the same clique pooled into one by inverse-variance weighting. Exact for private-pgm's
+    squared-L2 loss (it changes only by a constant), and the estimator's compiled program then changes only
+    when a new clique is measured, not every round (XLA compilation was ~70% of an AIM fit)."""
+    lib = mbi()
+    by_clique: dict[tuple, list] = {}
+    for m in measurements:
+        by_clique.setdefault(tuple(m.clique), []).append(m)
+    out = []
+    for clique, group in by_clique.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        weights = np.array([1.0 / float(m.stddev) ** 2 for m in group])
+        values = np.stack([np.asarray(m.noisy_measurement, dtype=np.float64) for m in group])
+        out.append(lib.LinearMeasurement(weights @ values / weights.sum(), clique, float(weights.sum() ** -0.5)))
+    return out
+
+
 def compression(noisy: np.ndarray, sigma: float) -> np.ndarray:
     """A 1-way marginal's cells whose noisy count is below 3 sigma merged into one cell (MST's rule):
     mapping[i] = new index of cell i. Post-processing of the noisy counts only."""
