@@ -77,6 +77,15 @@ def run_cli(monkeypatch):
     return run
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_ledger(tmp_path_factory):
+    """Module- and session-scoped fixtures fit before the per-test ledger is set: give them one too, so no
+    test ever writes the working folder's .privsynth/budget.json."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRIVSYNTH_LEDGER", str(tmp_path_factory.mktemp("session-ledger") / "budget.json"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)

@@ -97,3 +97,40 @@ def test_pooled_measurements_are_the_inverse_variance_mean_and_fit_the_same_mode
     one = g.estimate(domain, raw, iters=500).project(("a", "b")).datavector()
     two = g.estimate(domain, pooled, iters=500).project(("a", "b")).datavector()
     assert np.abs(np.asarray(one) - np.asarray(two)).max() < 0.5  # counts out of 400
+
+
+def test_graphical_conditional_sampling_matches_the_exact_posterior():
+    """A chain a -> b -> c (with a compressed c) and a lone d, conditioned on c and on (a, c): the draws of
+    the free variables follow the posterior computed by enumerating the joint."""
+    from privsynth.engines.dp.graphical import FittedGraphical
+    from privsynth.transforms.encoder import Encoded
+
+    pa = np.array([0.5, 0.3, 0.2])
+    pb = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])  # rows: a
+    pc = np.array([[0.9, 0.1], [0.3, 0.7], [0.5, 0.5]])  # rows: b; c's 2 model cells are 3 original cells
+    mapping = np.array([0, 1, 1])
+    pd_ = np.array([0.25, 0.75])
+    model = FittedGraphical(
+        ("a", "b", "c", "d"),
+        (3, 3, 3, 2),
+        (0, 1, 2, 3),
+        ((), (0,), (1,), ()),
+        (pa, pb, pc, pd_),
+        (None, None, mapping, None),
+        {},
+    )
+    joint = pa[:, None, None] * pb[:, :, None] * pc[None, :, :]  # a, b, model cell of c
+    n = 60_000
+    fixed = np.full((n, 4), np.nan)
+    fixed[:, 2] = 2  # original cell 2 -> model cell 1
+    fixed[n // 2 :, 0] = 1
+    out = model.sample(n, np.random.default_rng(0), Encoded(("a", "b", "c", "d"), (3, 3, 3, 2), fixed)).values
+    assert (out[:, 2] == 2).all() and (out[n // 2 :, 0] == 1).all()
+    post_ab = joint[:, :, 1] / joint[:, :, 1].sum()
+    first = out[: n // 2]
+    seen = np.array([[np.mean((first[:, 0] == a) & (first[:, 1] == b)) for b in range(3)] for a in range(3)])
+    assert np.abs(seen - post_ab).max() < 0.01
+    post_b = joint[1, :, 1] / joint[1, :, 1].sum()
+    seen_b = np.bincount(out[n // 2 :, 1].astype(int), minlength=3) / (n - n // 2)
+    assert np.abs(seen_b - post_b).max() < 0.01
+    assert abs((out[:, 3] == 1).mean() - 0.75) < 0.01  # the lone variable keeps its own distribution

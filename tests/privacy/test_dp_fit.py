@@ -77,6 +77,14 @@ def test_dp_model_learns_structure_within_its_budget(model, cps):
     assert real_gap["no"] > 2 * real_gap["yes"] and syn_gap["no"] > 1.5 * syn_gap["yes"]
 
 
+def test_dp_model_samples_conditionally(model, cps):
+    """Conditioning is post-processing: fixed values are kept and the rest follows the fitted dependence."""
+    syn = model.sample(2000, seed=2, conditions={"parttime": "yes", "region": ["west", "south"] * 1000})
+    assert (syn.parttime == "yes").all() and (syn.region.to_numpy() == np.array(["west", "south"] * 1000)).all()
+    free = model.sample(2000, seed=2)
+    assert syn.wage.median() < 0.6 * free.wage.median()  # part-timers earn less, as in the data
+
+
 def test_dp_noise_ignores_the_seed_and_the_model_file_keeps_no_source_facts(model, cps, schema_path, tmp_path):
     again = ps.fit(cps[0], engine=model.engine, schema=schema_path, seed=0, epsilon=2.0)
     assert not model.sample(500, seed=3).equals(again.sample(500, seed=3))  # fresh noise despite seed 0

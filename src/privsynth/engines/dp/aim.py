@@ -29,12 +29,10 @@ ROUND_ITERS = 100  # estimation steps per round (warm-started); the final fit ru
 
 
 def candidates(attrs: list[str]) -> dict[tuple, float]:
-    """Workload (all pairs, weight 1) and its downward closure, each scored by its overlap with the workload:
-    a single column counts once per pair that holds it."""
+    """Workload (all pairs, weight 1) and its downward closure, each candidate r weighted by its overlap with
+    the workload, sum over pairs s of |r & s| (the paper's w_r): a single column scores d - 1, a pair 2(d - 1)."""
     pairs = list(itertools.combinations(attrs, 2))
-    out = {(a,): float(sum(a in p for p in pairs)) for a in attrs}
-    out.update({p: 2.0 for p in pairs})
-    return out
+    return {r: float(sum(len(set(r) & set(s)) for s in pairs)) for r in [*((a,) for a in attrs), *pairs]}
 
 
 @register

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from privsynth.engines.base import with_fixed
 from privsynth.transforms.encoder import Encoded
 
 ESTIMATION_ITERS = 1000
@@ -107,20 +108,39 @@ class FittedGraphical:
     privacy: dict
 
     def sample(self, n: int, rng: np.random.Generator, fixed: Encoded | None = None) -> Encoded:
-        if fixed is not None and not np.isnan(fixed.values).all():
-            from privsynth.errors import ParameterError
-
-            raise ParameterError("conditional sampling is not available for the DP graphical-model engines yet")
+        """Forward sampling along `order`; with fixed values, exact conditional sampling (see `_conditioned`)."""
         cells = np.zeros((n, len(self.names)), dtype=np.int64)
-        for var, parents, table in zip(self.order, self.parents, self.tables, strict=True):
-            probs = table[tuple(cells[:, p] for p in parents)] if parents else np.broadcast_to(table, (n, table.size))
-            cdf = np.cumsum(probs, axis=1)
-            u = rng.random(n)[:, None] * cdf[:, -1:]
-            cells[:, var] = np.minimum((u >= cdf).sum(axis=1), table.shape[-1] - 1)
+        if fixed is not None and not np.isnan(fixed.values).all():
+            self._conditioned(cells, fixed, rng)
+        else:
+            for var, parents, table in zip(self.order, self.parents, self.tables, strict=True):
+                index = tuple(cells[:, p] for p in parents)
+                cells[:, var] = _draw(table[index] if parents else np.broadcast_to(table, (n, table.size)), rng)
         out = np.empty((n, len(self.names)))
         for j, mapping in enumerate(self.mappings):
             out[:, j] = cells[:, j] if mapping is None else _expand(cells[:, j], mapping, rng)
-        return Encoded(self.names, self.cardinality, out)
+        return Encoded(self.names, self.cardinality, with_fixed(out, fixed))
+
+    def _conditioned(self, cells: np.ndarray, fixed: Encoded, rng: np.random.Generator) -> None:
+        """Fill `cells` (model cells) with draws from the model given each row's fixed values, exactly:
+        the conditional tables are factors of the joint, and for each pattern of fixed columns bucket
+        elimination sums out the free variables (in reverse sampling order, so the junction tree keeps the
+        buckets small) and then draws them forward from their buckets evaluated at the row's values. Fixed
+        columns stay dimensions of the factors, so one pass serves every row sharing the pattern."""
+        known = ~np.isnan(fixed.values)
+        for j, mapping in enumerate(self.mappings):  # fixed original cells -> model (compressed) cells
+            rows = known[:, j]
+            values = fixed.values[rows, j].astype(np.int64)
+            cells[rows, j] = values if mapping is None else mapping[values]
+        factors = [((*p, v), t) for v, p, t in zip(self.order, self.parents, self.tables, strict=True)]
+        patterns, inverse = np.unique(known, axis=0, return_inverse=True)
+        for k, pattern in enumerate(patterns):
+            rows = np.flatnonzero(inverse.ravel() == k)
+            free = [v for v in self.order if not pattern[v]]
+            for var, scope, bucket in _buckets(factors, free):
+                index = tuple(slice(None) if u == var else cells[rows, u] for u in scope)
+                probs = bucket[index]
+                cells[rows, var] = _draw(np.broadcast_to(probs, (rows.size, probs.shape[-1])), rng)
 
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         params = {
@@ -146,6 +166,46 @@ class FittedGraphical:
             tuple(np.asarray(arrays[f"mapping/{j}"]) if f"mapping/{j}" in arrays else None for j in range(d)),
             params["privacy"],
         )
+
+
+MAX_BUCKET_CELLS = 50_000_000  # ~400 MB of float64: beyond this, conditioning on that many columns is refused
+
+
+def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One category per row from unnormalised probabilities (rows of zeros: uniform)."""
+    cdf = np.cumsum(probs, axis=1)
+    empty = cdf[:, -1] <= 0
+    if empty.any():
+        cdf[empty] = np.arange(1, probs.shape[1] + 1)
+    u = rng.random(probs.shape[0])[:, None] * cdf[:, -1:]
+    return np.minimum((u >= cdf).sum(axis=1), probs.shape[1] - 1)
+
+
+def _buckets(factors: list[tuple[tuple[int, ...], np.ndarray]], free: list[int]) -> list:
+    """Bucket elimination of the `free` variables, last first: [(var, scope, bucket)] in sampling order,
+    where `bucket` (axes = `scope`, `var` last) is the product of the factors that held `var` when it was
+    summed out; its other variables are fixed or drawn before `var`."""
+    factors = list(factors)
+    out = []
+    for var in reversed(free):
+        held = [f for f in factors if var in f[0]]
+        factors = [f for f in factors if var not in f[0]]
+        scope = (*dict.fromkeys(u for vars_, _ in held for u in vars_ if u != var), var)
+        label = {u: i for i, u in enumerate(scope)}
+        size = 1
+        for u in scope:
+            size *= next(t.shape[vars_.index(u)] for vars_, t in held if u in vars_)
+        if size > MAX_BUCKET_CELLS:
+            from privsynth.errors import ParameterError
+
+            raise ParameterError(
+                f"conditioning on these columns together needs a table of {size:,} cells: condition on fewer columns"
+            )
+        operands = [x for vars_, t in held for x in (t, [label[u] for u in vars_])]
+        bucket = np.einsum(*operands, list(range(len(scope))), optimize="greedy")
+        out.append((var, scope, bucket))
+        factors.append((scope[:-1], bucket.sum(axis=-1)))
+    return out[::-1]
 
 
 def _expand(compressed: np.ndarray, mapping: np.ndarray, rng: np.random.Generator) -> np.ndarray:
