@@ -402,7 +402,8 @@ def budget(
     spends = Table("fitted", "engine", "epsilon", "delta", "rho", box=box.SIMPLE_HEAD)
     for spend in state.spends:
         figures = (f"{spend['epsilon']:g}", f"{spend['delta']:g}", f"{spend['rho']:.4g}")
-        spends.add_row(spend.get("created", "?"), spend["engine"], *figures)
+        when = spend.get("created") or ("running or crashed (booked)" if spend.get("status") == "reserved" else "?")
+        spends.add_row(when, spend["engine"], *figures)
     out.print(f"source {source[:16]}… in ledger {book.path}")
     if state.spends:
         out.print(spends)

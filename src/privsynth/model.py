@@ -294,6 +294,7 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
     whose noise comes from OS entropy. Nothing measured from the data outside the engine's mechanisms is
     kept: no fingerprint (a hash of the records would single out the last unknown one), no row count, no
     replacement state for unlearned columns."""
+    from privsynth.privacy.accountant import rho_for
     from privsynth.privacy.domain import PublicEncoder, public_schema
     from privsynth.privacy.ledger import Ledger
 
@@ -309,13 +310,18 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
         raise SchemaError("no column is left to learn (all are identifiers, text, constants or dropped)")
     book = None if ledger is False else Ledger(None if ledger in (None, True) else ledger)
     source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
-    if book is not None:
-        book.check(source_id, engine_obj.epsilon, engine_obj.delta)
-    encode_rng, engine_rng = _rngs(seed, 2)
-    encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins or PublicEncoder.default_bins)
-    encoded = encoder.encode(data, schema_obj, encode_rng)
-    step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
-    fitted = engine_obj.fit(encoded, engine_rng, progress=step)
+    booked = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
+    token = book.reserve(source_id, {**booked, "rho": rho_for(engine_obj.epsilon, engine_obj.delta)}) if book else None
+    try:
+        encode_rng, engine_rng = _rngs(seed, 2)
+        encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins or PublicEncoder.default_bins)
+        encoded = encoder.encode(data, schema_obj, encode_rng)
+        step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
+        fitted = engine_obj.fit(encoded, engine_rng, progress=step)
+    except BaseException:
+        if book is not None:
+            book.release(source_id, token)
+        raise
     manifest = {
         "format": "privsynth-model",
         "format_version": 1,
@@ -334,8 +340,7 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
         "rare_category_threshold": None,
     }
     if book is not None:
-        spend = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
-        after = book.record(source_id, {**spend, "rho": fitted.privacy["rho_spent"], "created": manifest["created"]})
+        after = book.settle(source_id, token, fitted.privacy["rho_spent"], created=manifest["created"])
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
     return Model(schema_obj, encoder, fitted, manifest, {})
 

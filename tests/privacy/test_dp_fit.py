@@ -204,3 +204,48 @@ def test_the_report_states_each_generators_guarantee(model, cps, tmp_path):
     html = tmp_path / "r.html"
     ps.evaluate(train, syn, model=model).to_html(html)
     assert "Formal guarantee:</b> (" in html.read_text()
+
+
+def test_ledger_bookings_stop_concurrent_fits_from_both_passing_the_limit(tmp_path):
+    """Eight threads (each its own open file, as separate processes would have) book epsilon 6 each on one
+    source at once (limit 10): exactly two bookings hold (two compose to epsilon 8.9 in zCDP, three to 11.2);
+    a failed fit's booking is released and a settled one records what was spent."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from privsynth.privacy.accountant import rho_for
+    from privsynth.privacy.ledger import BudgetError, Ledger
+
+    book = tmp_path / "budget.json"
+    start = threading.Barrier(8)
+
+    def attempt(_):
+        start.wait()
+        try:
+            Ledger(book).reserve("src", {"engine": "mst", "rho": rho_for(6.0, 1e-6)})
+        except BudgetError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(attempt, range(8))) == 2
+    ledger = Ledger(book)
+    assert [s["status"] for s in ledger.source("src").spends] == ["reserved", "reserved"]
+    first, second = (s["id"] for s in ledger.source("src").spends)
+    ledger.settle("src", first, rho_for(5.0, 1e-6), created="now")
+    ledger.release("src", second)
+    assert [s["status"] for s in ledger.source("src").spends] == ["spent"]
+    assert ledger.source("src").epsilon == pytest.approx(5.0, rel=1e-6)
+
+
+def test_a_failed_dp_fit_releases_its_booking(cps, schema_path, tmp_path, monkeypatch):
+    from privsynth.engines.dp.mst import Mst
+    from privsynth.privacy.ledger import Ledger
+
+    def broken(self, data, rng, progress=None):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(Mst, "fit", broken)
+    with pytest.raises(RuntimeError):
+        ps.fit(cps[0].iloc[:500], engine="mst", schema=schema_path, epsilon=1.0, ledger=tmp_path / "b.json")
+    assert all(not s["spends"] for s in Ledger(tmp_path / "b.json")._read()["sources"].values())

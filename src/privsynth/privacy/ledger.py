@@ -8,12 +8,20 @@ fit's zCDP cost rho; rho adds up under composition, and the total converts to (e
 source's delta with the accountant's bound. A fit that would take the total past the source's limit
 (default epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises
 or lowers the limit, explicitly.
+
+Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts
+(check and write under an exclusive lock on `budget.json.lock`), settles the reservation with what it
+actually spent when it ends, and releases it if it fails (nothing was published). A reservation left by
+a crashed process keeps counting: the safe side.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,35 +85,80 @@ class Ledger:
         limit, delta = float(entry.get("limit", DEFAULT_LIMIT)), float(entry.get("delta", DEFAULT_DELTA))
         return SourceBudget(limit, delta, tuple(entry.get("spends", [])))
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict]:
+        """The ledger's body, read and (when the block ends without error) written under an exclusive lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX: no cross-process lock available
+                fcntl = None
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            body = self._read()
+            yield body
+            self._write(body)
+
     def check(self, sha256: str, epsilon: float, delta: float) -> None:
         """Refuse a fit of budget (epsilon, delta) that would take the source past its limit."""
-        budget = self.source(sha256)
-        rho = rho_for(epsilon, delta)
-        total = budget.after(rho)
-        if total > budget.limit * (1 + 1e-9):
-            raise BudgetError(
-                f"this fit would bring the source's total to epsilon {total:.3g} (at delta {budget.delta:g}), over its "
-                f"limit {budget.limit:g}: {len(budget.spends)} earlier DP fit(s) spent epsilon {budget.epsilon:.3g}. "
-                f"See `privsynth budget DATA`; raise the limit there with --limit if that is intended"
-            )
+        _refuse_past_limit(self.source(sha256), rho_for(epsilon, delta))
+
+    def reserve(self, sha256: str, spend: dict) -> str:
+        """Check and book a fit's whole budget (`spend` needs "rho") before it runs; returns the booking id."""
+        token = uuid.uuid4().hex
+        with self._locked() as body:
+            entry = _entry(body, sha256)
+            _refuse_past_limit(self._budget(entry), float(spend["rho"]))
+            entry["spends"].append({**spend, "id": token, "status": "reserved"})
+        return token
+
+    def settle(self, sha256: str, token: str, rho: float, **facts) -> SourceBudget:
+        """A booked fit finished: record what it spent (never more than it booked)."""
+        with self._locked() as body:
+            for spend in _entry(body, sha256)["spends"]:
+                if spend.get("id") == token:
+                    spend.update(facts, rho=min(float(rho), float(spend["rho"])), status="spent")
+        return self.source(sha256)
+
+    def release(self, sha256: str, token: str) -> None:
+        """A booked fit failed before releasing anything: drop its booking."""
+        with self._locked() as body:
+            entry = _entry(body, sha256)
+            entry["spends"] = [s for s in entry["spends"] if s.get("id") != token]
 
     def record(self, sha256: str, spend: dict) -> SourceBudget:
         """Add a finished fit's spend (needs "rho"); returns the source's budget after it."""
-        body = self._read()
-        entry = body["sources"].setdefault(sha256, {"limit": DEFAULT_LIMIT, "delta": DEFAULT_DELTA, "spends": []})
-        entry["spends"].append(spend)
-        self._write(body)
+        with self._locked() as body:
+            _entry(body, sha256)["spends"].append(spend)
         return self.source(sha256)
+
+    @staticmethod
+    def _budget(entry: dict) -> SourceBudget:
+        return SourceBudget(float(entry["limit"]), float(entry["delta"]), tuple(entry["spends"]))
 
     def set_limit(self, sha256: str, limit: float, delta: float | None = None) -> SourceBudget:
         if not limit > 0:
             raise PrivsynthError("the limit must be a positive epsilon")
         if delta is not None and not 0 < delta < 1:
             raise PrivsynthError("delta must be in (0, 1)")
-        body = self._read()
-        entry = body["sources"].setdefault(sha256, {"limit": DEFAULT_LIMIT, "delta": DEFAULT_DELTA, "spends": []})
-        entry["limit"] = float(limit)
-        if delta is not None:
-            entry["delta"] = float(delta)
-        self._write(body)
+        with self._locked() as body:
+            entry = _entry(body, sha256)
+            entry["limit"] = float(limit)
+            if delta is not None:
+                entry["delta"] = float(delta)
         return self.source(sha256)
+
+
+def _entry(body: dict, sha256: str) -> dict:
+    return body["sources"].setdefault(sha256, {"limit": DEFAULT_LIMIT, "delta": DEFAULT_DELTA, "spends": []})
+
+
+def _refuse_past_limit(budget: SourceBudget, rho: float) -> None:
+    total = budget.after(rho)
+    if total > budget.limit * (1 + 1e-9):
+        raise BudgetError(
+            f"this fit would bring the source's total to epsilon {total:.3g} (at delta {budget.delta:g}), over its "
+            f"limit {budget.limit:g}: {len(budget.spends)} earlier DP fit(s) spent epsilon {budget.epsilon:.3g}. "
+            f"See `privsynth budget DATA`; raise the limit there with --limit if that is intended"
+        )
