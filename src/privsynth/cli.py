@@ -247,7 +247,14 @@ def sample(
     table: Annotated[str | None, typer.Option("--table", help="Table name when OUTPUT is a database URL.")] = None,
     condition: Annotated[
         list[str] | None,
-        typer.Option("--condition", help="Fix a column: COLUMN=VALUE (repeat the option for several columns)."),
+        typer.Option(
+            "--condition",
+            help="Fix a column (COLUMN=VALUE) or bound a number/date (COLUMN>X, COLUMN<=X, COLUMN=LOW..HIGH); repeat.",
+        ),
+    ] = None,
+    rebalance: Annotated[
+        list[str] | None,
+        typer.Option("--rebalance", help="COLUMN=VALUE:SHARE: that share of rows takes VALUE (repeat the option)."),
     ] = None,
     temperature: Annotated[
         float | None, typer.Option("--temperature", help="argn: < 1 more typical rows, > 1 more diverse.")
@@ -266,22 +273,90 @@ def sample(
         step("loading model")
         model = ps.load(model_path)
         step(f"generating {rows:,} rows")
-        frame = model.sample(rows, seed=seed, conditions=_conditions(condition or []), temperature=temperature)
+        frame = model.sample(
+            rows,
+            seed=seed,
+            conditions=_conditions(condition or []),
+            temperature=temperature,
+            rebalance=_rebalance(rebalance or []),
+        )
         step("writing")
         where = io.write(frame, output, table=table, fmt=fmt)
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
+    _print_rejections(frame)
+
+
+@app.command()
+def augment(
+    data: DataArg,
+    model_path: Annotated[Path, typer.Option("--model", help="A model file fitted on DATA (or data like it).")],
+    target: Annotated[str, typer.Option("--target", help="The column whose rare value to boost.")],
+    minority_share: Annotated[
+        float, typer.Option("--minority-share", help="Share of the output rows the rare value should reach.")
+    ],
+    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file for real + synthetic rows.")],
+    minority: Annotated[
+        str | None, typer.Option("--minority", help="The value to boost (default: the rarest value of --target).")
+    ] = None,
+    tag_column: Annotated[
+        str, typer.Option("--tag-column", help="Column added to say 'real' or 'synthetic' per row.")
+    ] = "source",
+    seed: SeedOpt = 0,
+    table: TableOpt = None,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Real rows plus synthetic rows of the rare class, up to --minority-share; each row tagged; the mix is
+    written beside the output as OUTPUT.manifest.json."""
+    import json
+
+    import privsynth as ps
+
+    io.format_of(output, None)
+    io.check_output(output)
+    frame = _read(data, table, encoding)
+    with _progress("augmenting") as step:
+        step("loading model")
+        model = ps.load(model_path)
+        step("generating minority rows")
+        mixed = ps.augment(frame, model, target, minority_share, tag_column=tag_column, minority=minority, seed=seed)
+        step("writing")
+        where = io.write(mixed, output)
+        manifest = {**mixed.attrs["privsynth"], "model": model.manifest.get("engine"), "source": str(data)}
+        sidecar = f"{output}.manifest.json"
+        io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
+    mix = mixed.attrs["privsynth"]
+    out.print(
+        f"wrote {mix['real_rows']:,} real + {mix['synthetic_rows']:,} synthetic rows -> {where}; "
+        f"{target}={mix['minority']} now {mix['minority_share_after']:.1%} (was {mix['minority_share_before']:.1%})"
+    )
+    _print_rejections(mixed)
+
+
+def _print_rejections(frame) -> None:
+    stats = frame.attrs.get("privsynth") or {}
+    stats = stats.get("sampling") or stats  # augment: the synthetic rows' sampling figures
+    if stats.get("rejected_by"):
+        rules = ", ".join(f"{rule} ({count:,})" for rule, count in stats["rejected_by"].items())
+        out.print(f"rejection rate {stats['rejection_rate']:.1%} ({stats['drawn']:,} rows drawn); redrawn for: {rules}")
 
 
 def _conditions(items: list[str]) -> dict | None:
-    """COLUMN=VALUE strings -> {column: value}; the model converts values to the column's kind."""
-    out = {}
+    """--condition strings -> {column: value or Range}; the model converts values to the column's kind."""
+    from privsynth.augment.conditions import parse_condition
+
+    return dict(parse_condition(item) for item in items) or None
+
+
+def _rebalance(items: list[str]) -> dict | None:
+    """--rebalance COLUMN=VALUE:SHARE strings -> {column: {value: share}}."""
+    from privsynth.augment.conditions import parse_rebalance
+
+    out: dict[str, dict] = {}
     for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise PrivsynthError(f"--condition takes COLUMN=VALUE, got {item!r}")
-        out[name] = value
+        name, value, share = parse_rebalance(item)
+        out.setdefault(name, {})[value] = share
     return out or None
 
 

@@ -66,18 +66,26 @@ class Model:
         seed: int | None = None,
         conditions: Mapping[str, Any] | pd.DataFrame | None = None,
         temperature: float | None = None,
+        rebalance: Mapping[str, Mapping[Any, float]] | None = None,
     ) -> pd.DataFrame:
         """`n` synthetic rows in the training data's shape (column order, dtypes, formats).
 
-        `conditions` fixes columns: a mapping of column -> one value or n values, or a DataFrame of n rows.
-        `seed` None draws a fresh one; the same seed always gives the same rows. `temperature` (engines that
-        sample token by token, e.g. argn) overrides the model's: below 1 more typical rows, above 1 more diverse.
+        `conditions` fixes columns: a mapping of column -> one value, n values or a `Range` (numbers and
+        dates: met by redrawing rows outside it), or a DataFrame of n rows. `rebalance` sets the share of
+        chosen values, e.g. {"default": {"Yes": 0.3}}: exactly that share of rows takes the value, drawn from
+        the model's conditional distribution; the column's other values keep the model's proportions.
+        Constraints declared in the schema always hold. `seed` None draws a fresh one; the same seed always
+        gives the same rows. `temperature` (engines that sample token by token, e.g. argn) overrides the
+        model's: below 1 more typical rows, above 1 more diverse. How many rows had to be drawn again is in
+        `frame.attrs["privsynth"]`.
         """
+        from privsynth.augment import conditions as cond
+
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise ParameterError(f"number of rows must be a positive integer, got {n!r}")
         n = int(n)
-        engine_rng, decode_rng, extra_rng, cond_rng = _rngs(_fresh_seed() if seed is None else seed, 4)
-        fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
+        seed = _fresh_seed() if seed is None else int(seed)
+        engine_rng, decode_rng, extra_rng, cond_rng = _rngs(seed, 4)
         fitted = self.fitted
         if temperature is not None:
             if not hasattr(fitted, "temperature"):
@@ -85,6 +93,22 @@ class Model:
             if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
                 raise ParameterError(f"temperature must be a positive number, got {temperature!r}")
             fitted = dataclasses.replace(fitted, temperature=float(temperature))
+        ranges: dict[str, cond.Range] = {}
+        if conditions is not None and not isinstance(conditions, pd.DataFrame):
+            conditions, ranges = cond.split(dict(conditions))
+            conditions = conditions or None
+        if rebalance:
+            conditions = self._with_rebalance(n, seed, fitted, conditions, rebalance)
+        fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
+        frame = self._draw(n, fitted, fixed, engine_rng, decode_rng, extra_rng)
+        if ranges or self.schema.constraints:
+            from privsynth.augment.enforce import enforce
+
+            frame = enforce(self, frame, seed, fitted, fixed, self._resolved(ranges))
+        return frame
+
+    def _draw(self, n: int, fitted, fixed: Encoded | None, engine_rng, decode_rng, extra_rng) -> pd.DataFrame:
+        """n rows from the engine, decoded, with the unlearned columns filled in."""
         encoded = fitted.sample(n, engine_rng, fixed)
         learned = self.encoder.decode(encoded, self.schema, decode_rng, fixed)
         out = {}
@@ -94,6 +118,55 @@ class Model:
             out[column.name] = learned[column.name] if column.learned else self._replacement(column, n, extra_rng)
         # concat keeps one block per column: the dict constructor would copy them into merged blocks
         return pd.concat(out, axis=1, copy=False) if out else pd.DataFrame(index=range(n))
+
+    def _resolved(self, ranges: dict) -> dict:
+        """Range ends as float64 in the order `enforce` compares (dates as seconds); unknown or
+        non-numeric columns are refused with every problem listed."""
+        from privsynth.augment.constraints import _bound
+
+        kinds = {c.name: c.kind for c in self.schema.columns if c.learned}
+        formats = {c.name: c.datetime_format for c in self.schema.columns}
+        problems = [
+            f"cannot condition on {name!r} with a range: "
+            + ("not a learned column" if name in self.schema.names else "no such column")
+            if name not in kinds
+            else f"cannot condition on {name!r} with a range: it is {kinds[name]}, not a number or a date"
+            for name in ranges
+            if kinds.get(name) not in ("numeric", "integer", "datetime")
+        ]
+        if problems:
+            raise ParameterError("; ".join(problems))
+        try:
+            return {k: r.resolved(lambda v, k=k: _bound(v, k, kinds, formats)) for k, r in ranges.items()}
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"a range end is not a number or a date: {exc}") from None
+
+    def _with_rebalance(self, n: int, seed: int, fitted, conditions, rebalance) -> pd.DataFrame:
+        """The exact conditions plus, per rebalanced column, one value per row (see `sample`)."""
+        from privsynth.augment.conditions import rebalanced_values
+
+        pilot_rngs = _rngs(seed + 1, 5)  # a separate stream: the pilot never shifts the rows' own draws
+        pilot = self._draw(min(max(n, 2_000), 20_000), fitted, None, *pilot_rngs[:3])
+        unknown = [name for name in rebalance if name not in pilot.columns]
+        if unknown:
+            raise ParameterError(f"cannot rebalance {', '.join(map(repr, unknown))}: no such column")
+        shares = {name: pilot[name].value_counts(normalize=True, dropna=False) for name in rebalance}
+        targets = {}
+        for name, wanted in rebalance.items():
+            by_text = {str(v): v for v in shares[name].index}
+            targets[name] = {by_text.get(str(v), v): float(s) for v, s in dict(wanted).items()}
+        values = rebalanced_values(n, targets, shares, pilot_rngs[3])
+        if conditions is None:
+            return values
+        base = (
+            conditions
+            if isinstance(conditions, pd.DataFrame)
+            else pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in dict(conditions).items()})
+        )
+        clash = sorted(set(base.columns) & set(values.columns))
+        if clash:
+            raise ParameterError(f"{', '.join(map(repr, clash))} is both conditioned on and rebalanced")
+        return pd.concat([base.reset_index(drop=True), values], axis=1)
 
     def _fixed(self, n: int, conditions, rng: np.random.Generator) -> Encoded:
         frame = (
@@ -268,6 +341,11 @@ def fit(
     step("inferring schema")
     schema_obj = _as_schema(data, schema)
     _check_fit_input(data, schema_obj)
+    if schema_obj.constraints:
+        from privsynth.augment.constraints import learn_combinations
+
+        learned = learn_combinations(data, schema_obj.constraints, schema_obj.rare_category_threshold)
+        schema_obj = schema_obj.model_copy(update={"constraints": learned})
     encode_rng, engine_rng = _rngs(seed, 2)
     step("encoding columns")
     encoder = Encoder.fit(data, schema_obj)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from privsynth import dates, pii
+from privsynth.augment.constraints import Constraint, check_columns
 from privsynth.errors import SchemaError
 
 Kind = Literal["numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text", "constant", "empty"]
@@ -109,6 +110,7 @@ class Settings(BaseModel):
     rare_category_threshold: Annotated[int, Field(ge=1)] = 5
     rare_category_marker: str | None = None
     max_categories: Annotated[int, Field(ge=1)] = 10_000
+    constraints: list[Constraint] = []  # rules every sampled row obeys (privsynth.augment.constraints)
 
 
 class SchemaFile(Settings):
@@ -150,10 +152,13 @@ class Schema(Settings):
                 problems.extend(exc.problems)
         if problems:
             raise SchemaError(problems)
+        check_columns(settings.constraints, [c.name for c in columns])
         return cls(columns=columns, **settings.model_dump())
 
     def to_yaml(self) -> str:
         body = self.model_dump(exclude_none=True)
+        if not body.get("constraints"):
+            body.pop("constraints", None)
         body["columns"] = [
             {k: v for k, v in c.items() if not (k == "nullable" and v is False) and not (k == "policy" and v == "keep")}
             for c in body["columns"]

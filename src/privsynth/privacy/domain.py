@@ -69,6 +69,11 @@ def public_schema(frame: pd.DataFrame, file: SchemaFile | None) -> Schema:
             columns.append(Column(name=name, kind=kind, **stated))
         except ValueError as exc:
             problems.append(f"column {name!r}: {exc}")
+    problems += [
+        f"constraints[{i}]: list the allowed combinations of {c.columns} (learning them would read the data)"
+        for i, c in enumerate(settings.constraints)
+        if c.type == "combination" and c.allowed is None
+    ]
     if problems:
         lead = "a differentially private fit takes every column's facts from a public schema file, not the data"
         raise SchemaError([lead, *problems])

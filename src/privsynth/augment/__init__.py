@@ -1,0 +1,1 @@
+"""Augmentation: conditions, rebalancing, constraints."""
