@@ -381,6 +381,10 @@ def evaluate(
     model: Annotated[
         Path | None, typer.Option("--model", help="The model that made SYNTHETIC: its privacy guarantee is reported.")
     ] = None,
+    focus: Annotated[
+        str | None,
+        typer.Option("--focus", help="COLUMN=VALUE: also report privacy on those rows only (e.g. a boosted class)."),
+    ] = None,
 ) -> None:
     """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary."""
     import privsynth as ps
@@ -390,12 +394,25 @@ def evaluate(
         if path is not None:
             io.check_output(path)
     gate_policy = load_policy(policy)
+    focused = None
+    if focus is not None:
+        column, sep, value = focus.partition("=")
+        if not sep or not column:
+            raise PrivsynthError(f"--focus takes COLUMN=VALUE, got {focus!r}")
+        focused = (column, value)
     with _progress("evaluating") as step:
         step("reading data")
         frames = [io.read(p, encoding=encoding) if p else None for p in (real, synthetic, holdout)]
         step("computing metrics")
         result = ps.evaluate(
-            frames[0], frames[1], frames[2], target=target, sensitive=sensitive or [], seed=seed, model=model
+            frames[0],
+            frames[1],
+            frames[2],
+            target=target,
+            sensitive=sensitive or [],
+            seed=seed,
+            model=model,
+            focus=focused,
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")

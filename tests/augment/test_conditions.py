@@ -166,3 +166,35 @@ def test_sample_cli_range_and_rebalance(default, tmp_path, run_cli):
     assert "rejection rate" in done.stdout
     bad = run_cli("sample", model_path, "-n", "10", "-o", tmp_path / "y.csv", "--rebalance", "student=Yes:2")
     assert bad.code == 2 and "0 < SHARE < 1" in bad.stderr and not (tmp_path / "y.csv").exists()
+
+
+def test_evaluate_reports_privacy_of_the_boosted_class(default, tmp_path, run_cli):
+    train, holdout = default.iloc[:7000], default.iloc[7000:]
+    model = ps.fit(train, engine="copula", seed=0)
+    syn = model.sample(3000, seed=0, rebalance={"default": {"Yes": 0.3}})
+    copied = pd.concat([syn[syn.default == "No"], train[train.default == "Yes"]], ignore_index=True)
+    honest = ps.evaluate(train, syn, holdout, seed=0, focus=("default", "Yes")).result["privacy"]["focus"]
+    leaky = ps.evaluate(train, copied, holdout, seed=0, focus=("default", "Yes")).result["privacy"]["focus"]
+    assert honest["rows"]["synthetic"] == 900 and honest["dcr"]["share"] < 0.6
+    # equal-sized references: ~90 training rows of the class against ~90 holdout rows
+    assert leaky["exact_match"]["train"] > 0.3 > leaky["exact_match"]["holdout"] and leaky["dcr"]["share"] > 0.65
+    assert leaky["membership"]["max_auc"] > honest["membership"]["max_auc"]
+    files = {}
+    for name, frame in (("train", train), ("syn", syn), ("holdout", holdout)):
+        files[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(files[name], index=False)
+    done = run_cli(
+        "evaluate",
+        "--real",
+        files["train"],
+        "--synthetic",
+        files["syn"],
+        "--holdout",
+        files["holdout"],
+        "-o",
+        tmp_path / "r.html",
+        "--focus",
+        "default=Yes",
+    )
+    assert done.code in (0, 1), done.stderr
+    assert "Rows with default = Yes only" in (tmp_path / "r.html").read_text()

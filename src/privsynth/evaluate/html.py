@@ -135,6 +135,24 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
                     ]
                 )
         parts.append(_table(["attack", "risk", "95% interval", "attack success", "control success"], rows))
+    focus = privacy.get("focus")
+    if focus:
+        parts.append(f"<h3>Rows with {escape(focus['column'])} = {escape(focus['value'])} only</h3>")
+        if focus.get("status") == "not computed":
+            parts.append(_reason(focus))
+        else:
+            parts.append(
+                _table(
+                    ["figure", "value", "meaning"],
+                    [
+                        ["exact match: training rows", focus["exact_match"]["train"], "within this class"],
+                        ["exact match: holdout rows", focus["exact_match"]["holdout"], "within this class"],
+                        ["DCR share", focus["dcr"]["share"], "0.5 ideal; above it, this class is copied"],
+                        ["membership AUC (max)", focus["membership"]["max_auc"], "0.5 = no attack works"],
+                        ["rows compared", focus["dcr"]["rows_compared"], "training and holdout rows of the class"],
+                    ],
+                )
+            )
     if privacy.get("subsampled"):
         parts.append(f'<p class="help">{escape(privacy["subsampled"])}</p>')
     return "".join(parts)

@@ -7,6 +7,7 @@ never as a made-up value.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pandas as pd
 
@@ -91,11 +92,14 @@ def evaluate(
     sensitive: list[str] | tuple[str, ...] = (),
     seed: int = 0,
     model=None,
+    focus: tuple[str, Any] | None = None,
 ) -> Evaluation:
     """Fidelity, utility (needs `target` and `holdout`), privacy (needs `holdout`) and fairness (needs
     `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation. `model` (a Model
     or a model file's path), when given, states the generator's formal privacy guarantee in the report:
-    differential privacy with its (epsilon, delta), or none (privacy then only measured, never claimed)."""
+    differential privacy with its (epsilon, delta), or none (privacy then only measured, never claimed).
+    `focus` (column, value), e.g. the class a rebalanced output boosted, adds the distance and membership
+    figures restricted to the rows holding that value."""
     started = time.perf_counter()
     notes = _check_tables(real, synthetic, holdout)
     synthetic = synthetic[list(real.columns)]
@@ -136,6 +140,13 @@ def evaluate(
         result["privacy"] = evaluate_privacy(
             real, synthetic, holdout, secrets=[c for c in [target, *sensitive] if c is not None], seed=seed
         )
+        if focus is not None:
+            from privsynth.evaluate.privacy import focused_privacy
+
+            if focus[0] not in real.columns:
+                raise InputError(f"column {focus[0]!r} is not in the real table")
+            if result["privacy"].get("status") != "not computed":
+                result["privacy"]["focus"] = focused_privacy(real, synthetic, holdout, *focus, seed=seed)
         if target is None:
             result["utility"] = not_computed("needs a target column (--target)")
         else:
