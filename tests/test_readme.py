@@ -16,7 +16,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_readme_has_examples():
-    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 3
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 4
 
 
 def test_python_examples_run(tmp_path, monkeypatch):
@@ -56,18 +56,25 @@ def test_schema_example_is_a_valid_schema_file(tmp_path):
     assert parsed.columns[2].policy == "fake"
 
 
+def test_constraints_example_is_a_valid_schema_file(tmp_path):
+    path = tmp_path / "constraints.yaml"
+    path.write_text(_blocks("yaml")[2])
+    parsed = load_yaml(path)
+    assert [c.type for c in parsed.constraints] == ["range", "inequality", "combination", "formula", "unique", "regex"]
+
+
 def test_policy_example_is_a_valid_policy(tmp_path):
     from privsynth.evaluate.gate import load_policy
 
     path = tmp_path / "policy.yaml"
-    path.write_text(_blocks("yaml")[2])
+    path.write_text(_blocks("yaml")[3])
     policy = load_policy(path)
     assert policy.gates["dcr_share"].max == 0.55 and policy.gates["mia_auc_max"] is None
     assert policy.fail_when_not_computed
 
 
 def test_cli_flags_in_readme_exist(run_cli):
-    for command in ("describe", "fit", "sample", "demo", "evaluate", "check"):
+    for command in ("describe", "fit", "sample", "augment", "demo", "evaluate", "check"):
         help_text = run_cli(command, "--help").stdout
         synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
         for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):
