@@ -16,7 +16,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_readme_has_examples():
-    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 4
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 5
 
 
 def test_python_examples_run(tmp_path, monkeypatch):
@@ -30,6 +30,7 @@ def test_console_examples_run(tmp_path, monkeypatch, run_cli):
     monkeypatch.chdir(tmp_path)
     assert run_cli("demo").code == 0
     (tmp_path / "public.yaml").write_text(_blocks("yaml")[1])  # the DP example's public schema
+    (tmp_path / "scenario.yaml").write_text(_blocks("yaml")[3])  # the robustness scenario
     ran = 0
     for body in _blocks("console"):
         lines = [line for line in body.strip().splitlines() if line.strip()]
@@ -67,14 +68,14 @@ def test_policy_example_is_a_valid_policy(tmp_path):
     from privsynth.evaluate.gate import load_policy
 
     path = tmp_path / "policy.yaml"
-    path.write_text(_blocks("yaml")[3])
+    path.write_text(_blocks("yaml")[4])
     policy = load_policy(path)
     assert policy.gates["dcr_share"].max == 0.55 and policy.gates["mia_auc_max"] is None
     assert policy.fail_when_not_computed
 
 
 def test_cli_flags_in_readme_exist(run_cli):
-    for command in ("describe", "fit", "sample", "augment", "demo", "evaluate", "check"):
+    for command in ("describe", "fit", "sample", "augment", "perturb", "demo", "evaluate", "check"):
         help_text = run_cli(command, "--help").stdout
         synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
         for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):

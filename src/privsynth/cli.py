@@ -334,6 +334,35 @@ def augment(
     _print_rejections(mixed)
 
 
+@app.command()
+def perturb(
+    data: DataArg,
+    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file for the perturbed table.")],
+    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario YAML: the steps to apply, in order.")],
+    seed: SeedOpt = 0,
+    table: TableOpt = None,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Make DATA harder on purpose (noise, missing values, outliers, drift, shift, duplicates, disorder), seeded;
+    what each step changed is written beside the output as OUTPUT.manifest.json."""
+    import json
+
+    from privsynth.augment.perturb import load_scenario
+    from privsynth.augment.perturb import perturb as run_perturb
+
+    io.format_of(output, None)
+    io.check_output(output)
+    plan = load_scenario(scenario)
+    frame = _read(data, table, encoding)
+    changed, records = run_perturb(frame, plan, seed=seed)
+    where = io.write(changed, output)
+    manifest = {"kind": "perturbed", "source": str(data), "scenario": str(scenario), "seed": seed, "steps": records}
+    sidecar = f"{output}.manifest.json"
+    io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
+    summary = ", ".join(f"{r['type']} {r['changed']:,}" for r in records)
+    out.print(f"wrote {len(changed):,} rows -> {where}; changed: {summary}")
+
+
 def _print_rejections(frame) -> None:
     stats = frame.attrs.get("privsynth") or {}
     stats = stats.get("sampling") or stats  # augment: the synthetic rows' sampling figures
