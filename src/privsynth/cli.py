@@ -259,6 +259,15 @@ def sample(
     temperature: Annotated[
         float | None, typer.Option("--temperature", help="argn: < 1 more typical rows, > 1 more diverse.")
     ] = None,
+    sensitive: Annotated[
+        str | None, typer.Option("--sensitive", help="Make the sample fair across this column's groups.")
+    ] = None,
+    equalise: Annotated[
+        str, typer.Option("--equalise", help="With --sensitive: shares (equal group sizes) or outcome (equal rates).")
+    ] = "shares",
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="With --equalise outcome: TARGET=POSITIVE_VALUE.")
+    ] = None,
 ) -> None:
     """Generate synthetic rows from a model and write them (atomically) to a file or database table."""
     import privsynth as ps
@@ -273,10 +282,13 @@ def sample(
         step("loading model")
         model = ps.load(model_path)
         step(f"generating {rows:,} rows")
+        conditions = _conditions(condition or [])
+        if sensitive is not None:
+            conditions = _fair(model, rows, sensitive, equalise, outcome, seed, conditions)
         frame = model.sample(
             rows,
             seed=seed,
-            conditions=_conditions(condition or []),
+            conditions=conditions,
             temperature=temperature,
             rebalance=_rebalance(rebalance or []),
         )
@@ -369,6 +381,20 @@ def _print_rejections(frame) -> None:
     if stats.get("rejected_by"):
         rules = ", ".join(f"{rule} ({count:,})" for rule, count in stats["rejected_by"].items())
         out.print(f"rejection rate {stats['rejection_rate']:.1%} ({stats['drawn']:,} rows drawn); redrawn for: {rules}")
+
+
+def _fair(model, rows: int, sensitive: str, equalise: str, outcome: str | None, seed: int, conditions):
+    """Per-row fairness conditions (see `privsynth.augment.rebalance.fair_conditions`)."""
+    from privsynth.augment.rebalance import fair_conditions
+
+    target, positive = None, None
+    if outcome is not None:
+        target, sep, positive = outcome.partition("=")
+        if not sep or not target:
+            raise PrivsynthError(f"--outcome takes TARGET=POSITIVE_VALUE, got {outcome!r}")
+    if conditions:
+        raise PrivsynthError("--sensitive cannot be combined with --condition (the groups are set per row)")
+    return fair_conditions(model, rows, sensitive, equalise, target, positive, seed)
 
 
 def _conditions(items: list[str]) -> dict | None:

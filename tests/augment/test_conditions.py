@@ -198,3 +198,58 @@ def test_evaluate_reports_privacy_of_the_boosted_class(default, tmp_path, run_cl
     )
     assert done.code in (0, 1), done.stderr
     assert "Rows with default = Yes only" in (tmp_path / "r.html").read_text()
+
+
+def test_fair_samples_equalise_group_shares_or_outcome_rates(model, default):
+    from privsynth.augment.rebalance import fair_conditions
+
+    shares = model.sample(3000, seed=5, conditions=fair_conditions(model, 3000, "student", "shares", seed=5))
+    assert (shares.student == "Yes").sum() == 1500
+    rates_real = default.groupby("student").default.apply(lambda s: (s == "Yes").mean())
+    fair = model.sample(
+        4000, seed=6, conditions=fair_conditions(model, 4000, "student", "outcome", "default", "Yes", seed=6)
+    )
+    rates = fair.groupby("student").default.apply(lambda s: (s == "Yes").mean())
+    assert abs(rates["Yes"] - rates["No"]) < 1 / 1000  # equal to a row
+    assert abs(rates_real["Yes"] - rates_real["No"]) > 0.01  # the data is not fair to begin with
+    free = model.sample(4000, seed=7)
+    assert abs((fair.student == "Yes").mean() - (free.student == "Yes").mean()) < 0.03  # the model's shares kept
+    with pytest.raises(ParameterError, match="never gives"):
+        fair_conditions(model, 100, "student", "outcome", "default", "Maybe")
+
+
+def test_cli_fair_sample(default, tmp_path, run_cli):
+    data = tmp_path / "default.csv"
+    default.to_csv(data, index=False)
+    run_cli("fit", data, "-o", tmp_path / "m.psm")
+    done = run_cli(
+        "sample",
+        tmp_path / "m.psm",
+        "-n",
+        "1000",
+        "-o",
+        tmp_path / "f.csv",
+        "--sensitive",
+        "student",
+        "--equalise",
+        "outcome",
+        "--outcome",
+        "default=Yes",
+    )
+    assert done.code == 0, done.stderr
+    fair = pd.read_csv(tmp_path / "f.csv")
+    rates = fair.groupby("student").default.apply(lambda s: (s == "Yes").mean())
+    assert abs(rates["Yes"] - rates["No"]) < 0.005
+    bad = run_cli(
+        "sample",
+        tmp_path / "m.psm",
+        "-n",
+        "10",
+        "-o",
+        tmp_path / "g.csv",
+        "--sensitive",
+        "student",
+        "--equalise",
+        "outcome",
+    )
+    assert bad.code == 2 and "needs the target" in bad.stderr

@@ -64,3 +64,53 @@ def augment(
         "sampling": synthetic.attrs.get("privsynth"),
     }
     return out
+
+
+def fair_conditions(
+    model,
+    n: int,
+    sensitive: str,
+    equalise: str = "shares",
+    target: str | None = None,
+    positive: object | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per-row values that make a sample fair across the groups of `sensitive`: `equalise="shares"` gives
+    every group the same number of rows; `equalise="outcome"` keeps the model's group shares but gives every
+    group the same rate of `target` == `positive` (the model's overall rate), exact to a row. Pass the result
+    as `conditions` to `Model.sample`: the other columns come from the model's conditional distribution."""
+    import numpy as np
+
+    if equalise not in ("shares", "outcome"):
+        raise ParameterError(f"equalise takes 'shares' or 'outcome', got {equalise!r}")
+    pilot = model.sample(min(max(n, 2_000), 20_000), seed=seed + 2)
+    for name in filter(None, [sensitive, target]):
+        if name not in pilot.columns:
+            raise ParameterError(f"no column {name!r} in the model's output")
+    rng = np.random.default_rng(seed + 3)
+    groups = pilot[sensitive].dropna().value_counts(normalize=True)
+    if len(groups) < 2:
+        raise ParameterError(f"column {sensitive!r} has fewer than two groups in the model")
+    shares = pd.Series(1 / len(groups), index=groups.index) if equalise == "shares" else groups
+    counts = (shares * n).round().astype(int)
+    counts.iloc[0] += n - counts.sum()
+    column = np.concatenate([np.full(c, g, dtype=object) for g, c in counts.items()])
+    out = pd.DataFrame({sensitive: column})
+    if equalise == "outcome":
+        if target is None or positive is None:
+            raise ParameterError("equalising outcome rates needs the target column and its positive value")
+        by_text = {str(v): v for v in pilot[target].dropna().unique()}
+        if str(positive) not in by_text:
+            raise ParameterError(f"the model never gives {target!r} the value {positive!r}")
+        positive = by_text[str(positive)]
+        rate = float((pilot[target] == positive).mean())
+        negatives = pilot.loc[pilot[target] != positive, target].dropna()
+        values = np.empty(n, dtype=object)
+        start = 0
+        for _, c in counts.items():
+            k = round(rate * c)
+            values[start : start + k] = positive
+            values[start + k : start + c] = rng.choice(negatives.to_numpy(dtype=object), size=c - k)
+            start += c
+        out[target] = values
+    return out.iloc[rng.permutation(n)].reset_index(drop=True)
