@@ -11,9 +11,22 @@ __version__ = "0.1.0"
 from privsynth.augment.conditions import Range
 from privsynth.augment.perturb import perturb
 from privsynth.augment.rebalance import augment
+from privsynth.augment.simulate import simulate
 from privsynth.errors import PrivsynthError
 from privsynth.evaluate.run import evaluate
 from privsynth.model import Model, fit, load
 from privsynth.schema import Schema
 
-__all__ = ["Model", "PrivsynthError", "Range", "Schema", "__version__", "augment", "evaluate", "fit", "load", "perturb"]
+__all__ = [
+    "Model",
+    "PrivsynthError",
+    "Range",
+    "Schema",
+    "__version__",
+    "augment",
+    "evaluate",
+    "fit",
+    "load",
+    "perturb",
+    "simulate",
+]
