@@ -283,11 +283,12 @@ def _broken(frame: pd.DataFrame, c, kinds: dict[str, str], formats: dict[str, st
         with np.errstate(invalid="ignore"):
             return (high <= low) if c.strict else (high < low)
     if isinstance(c, Combination):
-        rows = frame[c.columns].astype(object)
+        rows = frame[c.columns]
         present = rows.notna().all(axis=1).to_numpy()
-        allowed = {tuple(map(str, combo)) for combo in c.allowed or []}
-        keys = rows.astype(str).agg(tuple, axis=1) if len(rows) else pd.Series([], dtype=object)
-        return present & ~keys.map(lambda key: key in allowed).to_numpy(dtype=bool)
+        allowed = pd.DataFrame([list(map(str, combo)) for combo in c.allowed or []], columns=c.columns)
+        keys = rows.astype(str).reset_index(drop=True)
+        found = keys.merge(allowed.drop_duplicates().assign(_ok=1.0), on=list(c.columns), how="left")["_ok"]
+        return present & found.isna().to_numpy()
     if isinstance(c, Formula):
         expected = evaluate_formula(c.expression, frame)
         got = pd.to_numeric(frame[c.column], errors="coerce").to_numpy(dtype="float64")
