@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from privsynth.errors import ParameterError
 
@@ -94,43 +94,10 @@ class Scenario(_Step):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario YAML; errors name the file, the step and the field (e.g. `steps[1].rate`)."""
-    import yaml
+    """Read a scenario YAML; errors name the file, the line and the field (e.g. `line 7: steps[1].rate`)."""
+    from privsynth.augment.yamlfile import load
 
-    from privsynth.schema import _location
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        body = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError(f"{path}: cannot read the scenario: {exc}".replace("\n", " ")) from None
-    try:
-        return Scenario.model_validate(body if body is not None else {})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = tuple(p for j, p in enumerate(e["loc"]) if not (j == 2 and e["loc"][0] == "steps"))  # no tag
-            problems.append(f"line {_line(text, loc)}: {_location(loc)}: {e['msg']}")
-        raise ParameterError(f"{path}: {'; '.join(problems)}") from None
-
-
-def _line(text: str, loc: tuple) -> int:
-    """The YAML line (1-based) of the deepest node of `loc` that exists."""
-    import yaml
-
-    node = yaml.compose(text)
-    line = 1
-    for key in loc:
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            node = None
-        if node is None:
-            return line
-    return node.start_mark.line + 1
+    return load(path, Scenario, tagged="steps")
 
 
 def perturb(frame: pd.DataFrame, scenario: Scenario | dict, seed: int = 0) -> tuple[pd.DataFrame, list[dict]]:

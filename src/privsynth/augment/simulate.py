@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from privsynth.errors import ParameterError
 
@@ -145,21 +145,9 @@ class Scenario(_Spec):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; errors name the file, the line and the field."""
-    import yaml
+    from privsynth.augment.yamlfile import load
 
-    from privsynth.augment.perturb import _line
-    from privsynth.schema import _location
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        body = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError(f"{path}: cannot read the scenario: {exc}".replace("\n", " ")) from None
-    try:
-        return Scenario.model_validate(body if body is not None else {})
-    except ValidationError as exc:
-        problems = [f"line {_line(text, e['loc'])}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ParameterError(f"{path}: {'; '.join(problems)}") from None
+    return load(path, Scenario)
 
 
 # ------------------------------------------------------------------------------------------- drawing
