@@ -271,6 +271,7 @@ def sample(
 ) -> None:
     """Generate synthetic rows from a model and write them (atomically) to a file or database table."""
     import privsynth as ps
+    from privsynth.cli_augment import _conditions, _fair, _print_rejections, _rebalance
 
     if not io.is_url(output):
         io.format_of(output, fmt)
@@ -298,151 +299,6 @@ def sample(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
     _print_rejections(frame)
-
-
-@app.command()
-def augment(
-    data: DataArg,
-    model_path: Annotated[Path, typer.Option("--model", help="A model file fitted on DATA (or data like it).")],
-    target: Annotated[str, typer.Option("--target", help="The column whose rare value to boost.")],
-    minority_share: Annotated[
-        float, typer.Option("--minority-share", help="Share of the output rows the rare value should reach.")
-    ],
-    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file for real + synthetic rows.")],
-    minority: Annotated[
-        str | None, typer.Option("--minority", help="The value to boost (default: the rarest value of --target).")
-    ] = None,
-    tag_column: Annotated[
-        str, typer.Option("--tag-column", help="Column added to say 'real' or 'synthetic' per row.")
-    ] = "source",
-    seed: SeedOpt = 0,
-    table: TableOpt = None,
-    encoding: EncodingOpt = "utf-8",
-) -> None:
-    """Real rows plus synthetic rows of the rare class, up to --minority-share; each row tagged; the mix is
-    written beside the output as OUTPUT.manifest.json."""
-    import json
-
-    import privsynth as ps
-
-    io.format_of(output, None)
-    io.check_output(output)
-    frame = _read(data, table, encoding)
-    with _progress("augmenting") as step:
-        step("loading model")
-        model = ps.load(model_path)
-        step("generating minority rows")
-        mixed = ps.augment(frame, model, target, minority_share, tag_column=tag_column, minority=minority, seed=seed)
-        step("writing")
-        where = io.write(mixed, output)
-        manifest = {**mixed.attrs["privsynth"], "model": model.manifest.get("engine"), "source": str(data)}
-        sidecar = f"{output}.manifest.json"
-        io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
-    mix = mixed.attrs["privsynth"]
-    out.print(
-        f"wrote {mix['real_rows']:,} real + {mix['synthetic_rows']:,} synthetic rows -> {where}; "
-        f"{target}={mix['minority']} now {mix['minority_share_after']:.1%} (was {mix['minority_share_before']:.1%})"
-    )
-    _print_rejections(mixed)
-
-
-@app.command()
-def perturb(
-    data: DataArg,
-    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file for the perturbed table.")],
-    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario YAML: the steps to apply, in order.")],
-    seed: SeedOpt = 0,
-    table: TableOpt = None,
-    encoding: EncodingOpt = "utf-8",
-) -> None:
-    """Make DATA harder on purpose (noise, missing values, outliers, drift, shift, duplicates, disorder), seeded;
-    what each step changed is written beside the output as OUTPUT.manifest.json."""
-    import json
-
-    from privsynth.augment.perturb import load_scenario
-    from privsynth.augment.perturb import perturb as run_perturb
-
-    io.format_of(output, None)
-    io.check_output(output)
-    plan = load_scenario(scenario)
-    frame = _read(data, table, encoding)
-    changed, records = run_perturb(frame, plan, seed=seed)
-    where = io.write(changed, output)
-    manifest = {"kind": "perturbed", "source": str(data), "scenario": str(scenario), "seed": seed, "steps": records}
-    sidecar = f"{output}.manifest.json"
-    io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
-    summary = ", ".join(f"{r['type']} {r['changed']:,}" for r in records)
-    out.print(f"wrote {len(changed):,} rows -> {where}; changed: {summary}")
-
-
-@app.command()
-def simulate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML: columns, rules, entities and events.")],
-    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file for the simulated rows.")],
-    rows: Annotated[
-        int | None, typer.Option("-n", "--rows", min=1, help="Rows (or entities, with events); default: the file's.")
-    ] = None,
-    model_path: Annotated[
-        Path | None, typer.Option("--model", help="Hybrid: this model fills the columns the scenario does not set.")
-    ] = None,
-    seed: SeedOpt = 0,
-) -> None:
-    """Generate data from rules (named distributions, conditional rules, entities making events over time with
-    injected patterns); with --model, the model fills the other columns conditioned on the simulated ones."""
-    import privsynth as ps
-    from privsynth.augment.simulate import load_scenario
-    from privsynth.augment.simulate import simulate as run_simulate
-
-    io.format_of(output, None)
-    io.check_output(output)
-    plan = load_scenario(scenario)
-    model = ps.load(model_path) if model_path is not None else None
-    started = time.perf_counter()
-    frame = run_simulate(plan, rows, seed=seed, model=model)
-    where = io.write(frame, output)
-    out.print(
-        f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
-    )
-
-
-def _print_rejections(frame) -> None:
-    stats = frame.attrs.get("privsynth") or {}
-    stats = stats.get("sampling") or stats  # augment: the synthetic rows' sampling figures
-    if stats.get("rejected_by"):
-        rules = ", ".join(f"{rule} ({count:,})" for rule, count in stats["rejected_by"].items())
-        out.print(f"rejection rate {stats['rejection_rate']:.1%} ({stats['drawn']:,} rows drawn); redrawn for: {rules}")
-
-
-def _fair(model, rows: int, sensitive: str, equalise: str, outcome: str | None, seed: int, conditions):
-    """Per-row fairness conditions (see `privsynth.augment.rebalance.fair_conditions`)."""
-    from privsynth.augment.rebalance import fair_conditions
-
-    target, positive = None, None
-    if outcome is not None:
-        target, sep, positive = outcome.partition("=")
-        if not sep or not target:
-            raise PrivsynthError(f"--outcome takes TARGET=POSITIVE_VALUE, got {outcome!r}")
-    if conditions:
-        raise PrivsynthError("--sensitive cannot be combined with --condition (the groups are set per row)")
-    return fair_conditions(model, rows, sensitive, equalise, target, positive, seed)
-
-
-def _conditions(items: list[str]) -> dict | None:
-    """--condition strings -> {column: value or Range}; the model converts values to the column's kind."""
-    from privsynth.augment.conditions import parse_condition
-
-    return dict(parse_condition(item) for item in items) or None
-
-
-def _rebalance(items: list[str]) -> dict | None:
-    """--rebalance COLUMN=VALUE:SHARE strings -> {column: {value: share}}."""
-    from privsynth.augment.conditions import parse_rebalance
-
-    out: dict[str, dict] = {}
-    for item in items:
-        name, value, share = parse_rebalance(item)
-        out.setdefault(name, {})[value] = share
-    return out or None
 
 
 @app.command()
@@ -635,6 +491,9 @@ def demo(
         out.print(f"  {label:<10} {path}")
 
 
+from privsynth import cli_augment  # noqa: E402, F401  (registers augment, perturb, simulate on `app`)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning privsynth's errors into one line and exit code 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -676,5 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run through the package module, so cli_augment registers on the same app
+    from privsynth.cli import main as package_main
+
+    sys.exit(package_main())
