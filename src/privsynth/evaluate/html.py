@@ -156,7 +156,8 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
             compared = focus["dcr"]["rows_compared"]
             parts.append(
                 f'<p class="help">With {compared:,} rows per side a DCR share has a standard error of about '
-                f"{0.5 / np.sqrt(compared):.3f} (0.5 / sqrt(rows)): read small departures from 0.5 with that in mind.</p>"
+                f"{0.5 / np.sqrt(compared):.3f} (0.5 / sqrt(rows)): read small departures from 0.5 with that "
+                "in mind.</p>"
             )
     if privacy.get("subsampled"):
         parts.append(f'<p class="help">{escape(privacy["subsampled"])}</p>')
