@@ -253,3 +253,18 @@ def test_cli_fair_sample(default, tmp_path, run_cli):
         "outcome",
     )
     assert bad.code == 2 and "needs the target" in bad.stderr
+
+
+def test_date_ranges_as_conditions_and_constraints():
+    from privsynth.schema import SchemaFile
+    from tests.conftest import mixed_frame
+
+    frame = mixed_frame(1500, seed=1)
+    model = ps.fit(frame, engine="copula", seed=0)
+    syn = model.sample(400, seed=0, conditions={"joined": Range(low="2016-01-01", high="2016-12-31")})
+    assert syn.joined.between("2016-01-01", "2016-12-31").all()
+    rule = {"type": "range", "column": "joined", "min": "2017-01-01"}
+    later = ps.fit(frame, engine="copula", seed=0, schema=SchemaFile(constraints=[rule])).sample(400, seed=1)
+    assert (pd.to_datetime(later.joined) >= "2017-01-01").all()
+    with pytest.raises(ParameterError, match="not a date"):
+        model.sample(10, seed=0, conditions={"joined": Range(low="soon")})

@@ -314,8 +314,14 @@ def _ordered(frame: pd.DataFrame, name: str, kinds: dict[str, str], formats: dic
 
 
 def _bound(value, name: str, kinds: dict[str, str], formats: dict[str, str | None]) -> float:
-    if kinds.get(name) == "datetime":
-        return _ordered(pd.DataFrame({name: [str(value)]}), name, kinds, {name: None})[0]
+    if kinds.get(name) == "datetime":  # ISO text; an aware bound is compared in UTC, as aware columns are
+        try:
+            stamp = pd.Timestamp(str(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date") from None
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return (stamp - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
     return float(value)
 
 
