@@ -35,8 +35,6 @@ def augment(
 ) -> None:
     """Real rows plus synthetic rows of the rare class, up to --minority-share; each row tagged; the mix is
     written beside the output as OUTPUT.manifest.json."""
-    import json
-
     import privsynth as ps
 
     io.format_of(output, None)
@@ -50,8 +48,7 @@ def augment(
         step("writing")
         where = io.write(mixed, output)
         manifest = {**mixed.attrs["privsynth"], "model": model.manifest.get("engine"), "source": str(data)}
-        sidecar = f"{output}.manifest.json"
-        io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
+        _write_manifest(output, manifest)
     mix = mixed.attrs["privsynth"]
     out.print(
         f"wrote {mix['real_rows']:,} real + {mix['synthetic_rows']:,} synthetic rows -> {where}; "
@@ -71,8 +68,6 @@ def perturb(
 ) -> None:
     """Make DATA harder on purpose (noise, missing values, outliers, drift, shift, duplicates, disorder), seeded;
     what each step changed is written beside the output as OUTPUT.manifest.json."""
-    import json
-
     from privsynth.augment.perturb import load_scenario
     from privsynth.augment.perturb import perturb as run_perturb
 
@@ -83,8 +78,7 @@ def perturb(
     changed, records = run_perturb(frame, plan, seed=seed)
     where = io.write(changed, output)
     manifest = {"kind": "perturbed", "source": str(data), "scenario": str(scenario), "seed": seed, "steps": records}
-    sidecar = f"{output}.manifest.json"
-    io.write_bytes_atomic(sidecar, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
+    _write_manifest(output, manifest)
     summary = ", ".join(f"{r['type']} {r['changed']:,}" for r in records)
     out.print(f"wrote {len(changed):,} rows -> {where}; changed: {summary}")
 
@@ -157,3 +151,11 @@ def _rebalance(items: list[str]) -> dict | None:
         name, value, share = parse_rebalance(item)
         out.setdefault(name, {})[value] = share
     return out or None
+
+
+def _write_manifest(output: str, manifest: dict) -> None:
+    """The output's record beside it, as OUTPUT.manifest.json (atomic)."""
+    import json
+
+    body = json.dumps(manifest, indent=1, default=str).encode()
+    io.write_bytes_atomic(f"{output}.manifest.json", lambda fh: fh.write(body))
