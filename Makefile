@@ -31,7 +31,11 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	# two workers, one per core, one thread each: threads beyond the cores made the suite 2x slower here
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15
+	# the catalog's PostgreSQL tests get a throwaway server (.ci/postgres.sh; skipped with a reason where none runs)
+	url="$${PRIVSYNTH_TEST_POSTGRES_URL:-$$(bash .ci/postgres.sh)}"; \
+	PRIVSYNTH_TEST_POSTGRES_URL="$$url" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n 2 --durations=15; rc=$$?; \
+	[ -n "$${PRIVSYNTH_TEST_POSTGRES_URL:-}" ] || bash .ci/postgres.sh stop; exit $$rc
 
 $(BENCH_STAMP): $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"

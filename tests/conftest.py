@@ -79,10 +79,11 @@ def run_cli(monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_ledger(tmp_path_factory):
-    """Module- and session-scoped fixtures fit before the per-test ledger is set: give them one too, so no
-    test ever writes the working folder's .privsynth/budget.json."""
+    """Module- and session-scoped fixtures fit before the per-test ledger is set: give them one too (and a
+    catalog), so no test ever writes the working folder's .privsynth/budget.json or catalog.db."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PRIVSYNTH_LEDGER", str(tmp_path_factory.mktemp("session-ledger") / "budget.json"))
+        patch.setenv("PRIVSYNTH_CATALOG", str(tmp_path_factory.mktemp("session-catalog") / "catalog.db"))
         yield
 
 
@@ -91,4 +92,7 @@ def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     # DP fits keep a budget ledger: each test gets its own, never the working folder's
     monkeypatch.setenv("PRIVSYNTH_LEDGER", str(tmp_path_factory.mktemp("ledger") / "budget.json"))
+    # commands record into a catalog: each test gets its own, never the working folder's
+    monkeypatch.setenv("PRIVSYNTH_CATALOG", str(tmp_path_factory.mktemp("catalog") / "catalog.db"))
+    monkeypatch.delenv("PRIVSYNTH_AUTHOR", raising=False)
     os.environ.setdefault("TERM", "dumb")

@@ -155,13 +155,16 @@ def test_successful_atomic_write_replaces_the_target(tmp_path):
 def test_frame_write_that_fails_midway_is_atomic(tmp_path, suffix, monkeypatch):
     target = tmp_path / f"out{suffix}"
     target.write_bytes(b"previous output")
-    method = "to_csv" if suffix == ".csv" else "to_parquet"
+    import pyarrow.parquet as pq
 
-    def explode(self, path, *args, **kwargs):
+    def explode(_frame_or_table, path, *args, **kwargs):
         Path(path).write_bytes(b"partial")
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, method, explode)
+    if suffix == ".csv":
+        monkeypatch.setattr(pd.DataFrame, "to_csv", explode)
+    else:
+        monkeypatch.setattr(pq, "write_table", explode)  # what io.write calls to keep the manifest
     with pytest.raises(OSError, match="no space left"):
         io.write(_frame(5), target)
     assert target.read_bytes() == b"previous output"

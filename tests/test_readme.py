@@ -75,7 +75,19 @@ def test_policy_example_is_a_valid_policy(tmp_path):
 
 
 def test_cli_flags_in_readme_exist(run_cli):
-    for command in ("describe", "fit", "sample", "augment", "perturb", "simulate", "demo", "evaluate", "check"):
+    for command in (
+        "describe",
+        "fit",
+        "sample",
+        "augment",
+        "perturb",
+        "simulate",
+        "demo",
+        "evaluate",
+        "check",
+        "card",
+        "reproduce",
+    ):
         help_text = run_cli(command, "--help").stdout
         synopsis = next(line for line in README.splitlines() if line.startswith(f"privsynth {command} "))
         for flag in re.findall(r"(--[a-z-]+|-[a-z]\b)", synopsis):

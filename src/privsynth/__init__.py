@@ -4,6 +4,7 @@ import privsynth as ps
 model = ps.fit(df, engine="copula", seed=0)
 synthetic = model.sample(1000, seed=0)
 model.save("model.psm"); model = ps.load("model.psm")
+ps.write(synthetic, "synthetic.parquet")   # with its manifest (lineage, seed, versions) in the file
 """
 
 __version__ = "0.1.0"
@@ -14,10 +15,15 @@ from privsynth.augment.rebalance import augment
 from privsynth.augment.simulate import simulate
 from privsynth.errors import PrivsynthError
 from privsynth.evaluate.run import evaluate
+from privsynth.governance.catalog import Catalog
+from privsynth.governance.output import read_manifest, write
+from privsynth.governance.reproduce import reproduce
+from privsynth.governance.tracking import log_to_mlflow
 from privsynth.model import Model, fit, load
 from privsynth.schema import Schema
 
 __all__ = [
+    "Catalog",
     "Model",
     "PrivsynthError",
     "Range",
@@ -27,6 +33,10 @@ __all__ = [
     "evaluate",
     "fit",
     "load",
+    "log_to_mlflow",
     "perturb",
+    "read_manifest",
+    "reproduce",
     "simulate",
+    "write",
 ]

@@ -31,6 +31,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(highlight=False)
+settings: dict = {"catalog": None}  # set by the root options for the command being run
 err = Console(stderr=True, highlight=False)
 
 DataArg = Annotated[
@@ -46,16 +47,35 @@ LedgerOpt = Annotated[
     typer.Option("--ledger", help="Privacy-budget ledger file (default: $PRIVSYNTH_LEDGER or .privsynth/budget.json)."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same bytes.")]
+MlflowOpt = Annotated[
+    bool, typer.Option("--mlflow", help="Also log to MLflow ($MLFLOW_TRACKING_URI; needs mlflow-skinny installed).")
+]
 
 
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog",
+            help="Catalog database: a file path or URL (postgresql://...); 'off' records nothing. "
+            "Default: $PRIVSYNTH_CATALOG or .privsynth/catalog.db.",
+        ),
+    ] = None,
+    author: Annotated[
+        str | None,
+        typer.Option("--author", help="Who to record as the author (default: $PRIVSYNTH_AUTHOR or OS user)."),
+    ] = None,
 ) -> None:
+    from privsynth.governance.manifest import set_author
+
     if version:
         out.print(f"privsynth {__version__}")
         raise typer.Exit(0)
+    settings["catalog"] = catalog
+    set_author(author)
 
 
 @contextmanager
@@ -103,22 +123,9 @@ def _schema_table(schema, frame) -> Table:
 
 
 def _treated(schema) -> list[str]:
-    lines = []
-    for c in schema.columns:
-        if c.learned:
-            continue
-        what = {
-            "fake": "replaced by fake values",
-            "surrogate": "replaced by fresh surrogate keys",
-            "drop": "dropped from the output",
-            "keep": "kept",
-        }[c.policy]
-        if c.kind == "text" and c.policy == "keep":
-            what = "not learned: placeholder text of similar length"
-        if c.kind in ("constant", "empty") and c.policy == "keep":
-            what = "repeated as its single value" if c.kind == "constant" else "kept empty"
-        lines.append(f"{c.name}: {what}" + (f" ({c.note})" if c.note else ""))
-    return lines
+    from privsynth.schema import treatments
+
+    return treatments(schema)
 
 
 @app.command()
@@ -192,6 +199,7 @@ def fit(
         float | None, typer.Option("--delta", help="With --epsilon: the DP delta, well below 1/rows (default 1e-6).")
     ] = None,
     ledger: LedgerOpt = None,
+    mlflow: MlflowOpt = False,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
     DP fits (mst, aim, argn --epsilon) need --schema with every column's public domain; noise is never seeded."""
@@ -212,6 +220,7 @@ def fit(
     if ledger is not None:
         params["ledger"] = ledger
     io.check_output(output)
+    catalog = open_catalog()
     started = time.perf_counter()
     with _progress("fitting") as step:
         step("reading data")
@@ -219,6 +228,12 @@ def fit(
         model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
         model.save(output)
+        record_fit(catalog, model, output, data, table, frame)
+        if mlflow:
+            step("logging to MLflow")
+            run_id = ps.log_to_mlflow(output, run_name=f"fit {engine}")
+    if mlflow:
+        out.print(f"  mlflow run {run_id}")
     elapsed = time.perf_counter() - started
     learned = sum(c.learned for c in model.schema.columns)
     out.print(
@@ -278,6 +293,7 @@ def sample(
         io.check_output(output)
     elif not table:
         raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+    catalog = open_catalog()
     started = time.perf_counter()
     with _progress("sampling") as step:
         step("loading model")
@@ -293,8 +309,13 @@ def sample(
             temperature=temperature,
             rebalance=_rebalance(rebalance or []),
         )
+        if sensitive is not None:  # per-row groups: record how they were chosen, not the rows
+            fair = {"sensitive": sensitive, "equalise": equalise, "outcome": outcome}
+            frame.attrs[ORIGIN]["operation"]["params"].update(conditions=None, fair=fair)
+            frame.attrs[ORIGIN]["operation"]["params"].pop("reproducible", None)
         step("writing")
-        where = io.write(frame, output, table=table, fmt=fmt)
+        where, manifest = write_output(frame, output, table=table, fmt=fmt)
+        record_output(catalog, manifest, output, "sample", table=table, model=model_path)
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
@@ -326,6 +347,7 @@ def evaluate(
         str | None,
         typer.Option("--focus", help="COLUMN=VALUE: also report privacy on those rows only (e.g. a boosted class)."),
     ] = None,
+    mlflow: MlflowOpt = False,
 ) -> None:
     """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary."""
     import privsynth as ps
@@ -335,6 +357,7 @@ def evaluate(
         if path is not None:
             io.check_output(path)
     gate_policy = load_policy(policy)
+    catalog = open_catalog()
     focused = None
     if focus is not None:
         column, sep, value = focus.partition("=")
@@ -360,7 +383,14 @@ def evaluate(
         result.to_html(output, gates)
         if json_out:
             result.to_json(json_out)
+        record_evaluation(catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out])
+        if mlflow:
+            step("logging to MLflow")
+            reports = [p for p in (output, json_out) if p is not None]
+            run_id = ps.log_to_mlflow(model, evaluation=result, files=reports, run_name="evaluate")
     _print_summary(result, gates)
+    if mlflow:
+        out.print(f"mlflow run {run_id}")
     out.print(f"report -> {output}" + (f"; figures -> {json_out}" if json_out else ""))
 
 
@@ -491,7 +521,10 @@ def demo(
         out.print(f"  {label:<10} {path}")
 
 
-from privsynth import cli_augment  # noqa: E402, F401  (registers augment, perturb, simulate on `app`)
+from privsynth import cli_augment, cli_governance  # noqa: E402, F401  (register their commands on `app`)
+from privsynth.cli_governance import open_catalog, record_evaluation, record_fit, record_output  # noqa: E402
+from privsynth.governance.output import ORIGIN  # noqa: E402
+from privsynth.governance.output import write as write_output  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

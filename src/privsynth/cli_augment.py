@@ -11,7 +11,10 @@ import typer
 
 from privsynth import io
 from privsynth.cli import DataArg, EncodingOpt, SeedOpt, TableOpt, _progress, _read, app, out
+from privsynth.cli_governance import input_parent, open_catalog, record_output
 from privsynth.errors import PrivsynthError
+from privsynth.governance.manifest import file_sha256
+from privsynth.governance.output import write as write_output
 
 
 @app.command()
@@ -34,11 +37,12 @@ def augment(
     encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Real rows plus synthetic rows of the rare class, up to --minority-share; each row tagged; the mix is
-    written beside the output as OUTPUT.manifest.json."""
+    in the output's manifest (Parquet metadata, or OUTPUT.manifest.json beside a CSV)."""
     import privsynth as ps
 
     io.format_of(output, None)
     io.check_output(output)
+    catalog = open_catalog()
     frame = _read(data, table, encoding)
     with _progress("augmenting") as step:
         step("loading model")
@@ -46,9 +50,19 @@ def augment(
         step("generating minority rows")
         mixed = ps.augment(frame, model, target, minority_share, tag_column=tag_column, minority=minority, seed=seed)
         step("writing")
-        where = io.write(mixed, output)
-        manifest = {**mixed.attrs["privsynth"], "model": model.manifest.get("engine"), "source": str(data)}
-        _write_manifest(output, manifest)
+        real_parent, _ = input_parent(catalog, data, table, frame)
+        params = {
+            "target": target,
+            "minority_share": minority_share,
+            "minority": minority,
+            "tag_column": tag_column,
+            "seed": seed,
+        }
+        origin = model.origin("augmented", {"command": "augment", "params": params})
+        origin["parents"].append({**real_parent, "role": "real"})
+        origin["extra"] = {"mix": mixed.attrs["privsynth"]}
+        where, manifest = write_output(mixed, output, origin=origin)
+        record_output(catalog, manifest, output, "augment")
     mix = mixed.attrs["privsynth"]
     out.print(
         f"wrote {mix['real_rows']:,} real + {mix['synthetic_rows']:,} synthetic rows -> {where}; "
@@ -67,7 +81,7 @@ def perturb(
     encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Make DATA harder on purpose (noise, missing values, outliers, drift, shift, duplicates, disorder), seeded;
-    what each step changed is written beside the output as OUTPUT.manifest.json."""
+    what each step changed is in the output's manifest (Parquet metadata, or OUTPUT.manifest.json beside a CSV)."""
     from privsynth.augment.perturb import load_scenario
     from privsynth.augment.perturb import perturb as run_perturb
 
@@ -75,10 +89,19 @@ def perturb(
     io.check_output(output)
     plan = load_scenario(scenario)
     frame = _read(data, table, encoding)
+    catalog = open_catalog()
     changed, records = run_perturb(frame, plan, seed=seed)
-    where = io.write(changed, output)
-    manifest = {"kind": "perturbed", "source": str(data), "scenario": str(scenario), "seed": seed, "steps": records}
-    _write_manifest(output, manifest)
+    parent, synthetic = input_parent(catalog, data, table, frame)
+    params = {"scenario": str(scenario), "scenario_sha256": file_sha256(scenario), "seed": seed}
+    origin = {
+        "kind": "perturbed",
+        "operation": {"command": "perturb", "params": params},
+        "parents": [{**parent, "role": "input"}],
+        "synthetic": synthetic,
+        "extra": {"steps": records},
+    }
+    where, manifest = write_output(changed, output, origin=origin)
+    record_output(catalog, manifest, output, "perturb")
     summary = ", ".join(f"{r['type']} {r['changed']:,}" for r in records)
     out.print(f"wrote {len(changed):,} rows -> {where}; changed: {summary}")
 
@@ -105,9 +128,18 @@ def simulate(
     io.check_output(output)
     plan = load_scenario(scenario)
     model = ps.load(model_path) if model_path is not None else None
+    catalog = open_catalog()
     started = time.perf_counter()
     frame = run_simulate(plan, rows, seed=seed, model=model)
-    where = io.write(frame, output)
+    params = {"scenario": str(scenario), "scenario_sha256": file_sha256(scenario), "rows": rows, "seed": seed}
+    operation = {"command": "simulate", "params": params}
+    if model is not None:
+        origin = model.origin("simulated", operation)
+    else:
+        rules = {"mechanism": "none", "guarantee": "rule-based simulation: no real records were learned"}
+        origin = {"kind": "simulated", "operation": operation, "parents": [], "model": {"privacy": rules}}
+    where, manifest = write_output(frame, output, origin=origin)
+    record_output(catalog, manifest, output, "simulate")
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
@@ -151,11 +183,3 @@ def _rebalance(items: list[str]) -> dict | None:
         name, value, share = parse_rebalance(item)
         out.setdefault(name, {})[value] = share
     return out or None
-
-
-def _write_manifest(output: str, manifest: dict) -> None:
-    """The output's record beside it, as OUTPUT.manifest.json (atomic)."""
-    import json
-
-    body = json.dumps(manifest, indent=1, default=str).encode()
-    io.write_bytes_atomic(f"{output}.manifest.json", lambda fh: fh.write(body))

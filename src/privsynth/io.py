@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import tempfile
 import warnings
@@ -216,9 +217,13 @@ def write(
     location: str | os.PathLike,
     table: str | None = None,
     fmt: str | None = None,
+    manifest: dict | None = None,
 ) -> str:
     """Write `frame` to a CSV/Parquet file (atomic rename) or a new database table (one transaction).
 
+    With a `manifest` (see `privsynth.governance.manifest`), a Parquet file holds it in its key-value
+    metadata (and is marked synthetic or not); a CSV file gets it beside it as LOCATION.manifest.json, with
+    the SHA-256 of the CSV's bytes added. A database table gets none (the catalog keeps it).
     Returns a human description of where it went. Refuses to overwrite an existing database table.
     """
     import pyarrow.lib
@@ -229,12 +234,40 @@ def write(
     with atomic_path(location) as tmp:
         if kind == "csv":
             _integral_floats_as_ints(frame).to_csv(tmp, index=False, lineterminator="\n")
+            if manifest is not None:
+                _write_sidecar(location, tmp, manifest)
         else:
             try:
-                frame.to_parquet(tmp, index=False)
+                _write_parquet(frame, tmp, manifest)
             except (pyarrow.lib.ArrowException, ValueError, TypeError) as exc:
                 raise InputError(f"cannot write {location} as Parquet: {str(exc).splitlines()[0]}") from None
     return str(location)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, manifest: dict | None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from privsynth.governance.manifest import PARQUET_KEY, PARQUET_SYNTHETIC_KEY, canonical
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if manifest is not None:
+        extra = {
+            PARQUET_KEY: canonical(manifest),
+            PARQUET_SYNTHETIC_KEY: b"true" if manifest["synthetic"] else b"false",
+        }
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    pq.write_table(table, path)
+
+
+def _write_sidecar(location: str | os.PathLike, data_file: Path, manifest: dict) -> None:
+    """LOCATION.manifest.json: the manifest plus the SHA-256 of the data file's bytes (written first, so a
+    reader never finds a new data file with an old manifest)."""
+    from privsynth.governance.manifest import SIDECAR_SUFFIX, file_sha256
+
+    body = {**manifest, "file_sha256": file_sha256(data_file)}
+    text = json.dumps(body, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+    write_bytes_atomic(f"{location}{SIDECAR_SUFFIX}", lambda fh: fh.write(text.encode()))
 
 
 def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,13 @@ from privsynth import __version__, engines, pii
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.fingerprint import fingerprint
+from privsynth.governance import manifest as manifests
+from privsynth.governance.manifest import NO_GUARANTEE, created_now
+from privsynth.governance.output import ORIGIN
 from privsynth.schema import Schema, SchemaFile, load_yaml, text_names
 from privsynth.transforms.encoder import Encoded, Encoder
 
 MIN_ROWS = 10
-NO_GUARANTEE = "none: no formal privacy guarantee (privacy is measured by attacks, not claimed)"
 
 
 def _rngs(seed: int, parts: int) -> list[np.random.Generator]:
@@ -31,13 +33,6 @@ def _rngs(seed: int, parts: int) -> list[np.random.Generator]:
 
 def _fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-
-
-def created_now() -> str:
-    """UTC time of creation; SOURCE_DATE_EPOCH (the reproducible-builds convention) pins it."""
-    pinned = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(pinned), UTC) if pinned else datetime.now(UTC)
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Model:
@@ -85,6 +80,7 @@ class Model:
             raise ParameterError(f"number of rows must be a positive integer, got {n!r}")
         n = int(n)
         seed = _fresh_seed() if seed is None else int(seed)
+        asked = conditions
         engine_rng, decode_rng, extra_rng, cond_rng = _rngs(seed, 4)
         fitted = self.fitted
         if temperature is not None:
@@ -105,7 +101,24 @@ class Model:
             from privsynth.augment.enforce import enforce
 
             frame = enforce(self, frame, seed, fitted, fixed, self._resolved(ranges))
+        params = {"rows": n, "seed": seed, "conditions": asked, "temperature": temperature, "rebalance": rebalance}
+        frame.attrs[ORIGIN] = self.origin("synthetic", {"command": "sample", "params": params})
         return frame
+
+    def origin(self, kind: str, operation: dict) -> dict:
+        """What a table made from this model says about where it came from (`frame.attrs[ORIGIN]`); the
+        writer turns it into the output's manifest (`privsynth.governance.output.write`)."""
+        from privsynth.governance.recipes import plain_params
+
+        model = {k: self.manifest.get(k) for k in ("id", "kind", "engine", "schema_sha256", "privacy")}
+        model["privacy"] = {k: v for k, v in (model["privacy"] or {}).items() if k != "ledger"}
+        operation = {**operation, "params": plain_params(operation.get("params", {}))}
+        return {
+            "kind": kind,
+            "operation": operation,
+            "parents": [manifests.parent(self.manifest, "model")],
+            "model": model,
+        }
 
     def _draw(self, n: int, fitted, fixed: Encoded | None, engine_rng, decode_rng, extra_rng) -> pd.DataFrame:
         """n rows from the engine, decoded, with the unlearned columns filled in."""
@@ -364,6 +377,8 @@ def fit(
         "privacy": {"mechanism": "none", "guarantee": NO_GUARANTEE},
         "rare_category_threshold": schema_obj.rare_category_threshold,
     }
+    source = {"id": manifests.source_id(manifest["source"]), "role": "source", "kind": "source"}
+    manifest = _governed(manifest, schema_obj, engine, [source])
     return Model(schema_obj, encoder, fitted, manifest, _extras(data, schema_obj))
 
 
@@ -416,11 +431,29 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
         },
         "privacy": {"mechanism": engine_obj.name, "guarantee": "differential privacy", **fitted.privacy},
         "rare_category_threshold": None,
+        # a random nonce keeps two fits with equal settings apart (their noise differs); it is not the noise
+        "nonce": secrets.token_hex(8),
     }
+    # the source's id is a hash of the records: withheld like the fingerprint (the catalog keeps the link)
     if book is not None:
         after = book.settle(source_id, token, fitted.privacy["rho_spent"], created=manifest["created"])
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
+    manifest = _governed(manifest, schema_obj, engine_obj.name, [])
     return Model(schema_obj, encoder, fitted, manifest, {})
+
+
+def _governed(manifest: dict, schema: Schema, engine: str, parents: list[dict]) -> dict:
+    """The fit's manifest completed for governance: kind, author, versions, schema hash, lineage, id."""
+    manifest = {
+        **manifest,
+        "kind": "model",
+        "author": manifests.author(),
+        "schema_sha256": manifests.schema_sha256(schema),
+        "parents": parents,
+        "operation": {"command": "fit"},
+        "versions": manifests.versions(engine),
+    }
+    return manifests.with_id(manifest)
 
 
 def load(path: str | os.PathLike) -> Model:

@@ -410,3 +410,23 @@ def _measure(kind: str, values: pd.Series, series: pd.Series, fields: dict, sett
         lengths = values.astype(str).str.len()
         out["min"], out["max"] = int(lengths.min()), int(lengths.max())
     return out
+
+
+def treatments(schema: Schema) -> list[str]:
+    """One line per column that is not learned: what happens to it (replaced, dropped, kept...)."""
+    lines = []
+    for c in schema.columns:
+        if c.learned:
+            continue
+        what = {
+            "fake": "replaced by fake values",
+            "surrogate": "replaced by fresh surrogate keys",
+            "drop": "dropped from the output",
+            "keep": "kept",
+        }[c.policy]
+        if c.kind == "text" and c.policy == "keep":
+            what = "not learned: placeholder text of similar length"
+        if c.kind in ("constant", "empty") and c.policy == "keep":
+            what = "repeated as its single value" if c.kind == "constant" else "kept empty"
+        lines.append(f"{c.name}: {what}" + (f" ({c.note})" if c.note else ""))
+    return lines

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +12,7 @@ from hypothesis import strategies as st
 import privsynth as ps
 from privsynth.augment.conditions import Range, parse_condition, parse_rebalance
 from privsynth.errors import ParameterError
+from privsynth.governance.output import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +130,11 @@ def test_augment_cli_tags_rows_and_writes_the_mix(default, tmp_path, run_cli):
     synthetic = mixed[mixed.origin == "synthetic"]
     assert (synthetic.default == "Yes").all()
     assert (mixed.default == "Yes").mean() == pytest.approx(0.25, abs=1e-3)
-    manifest = json.loads((tmp_path / "aug.parquet.manifest.json").read_text())
-    assert manifest["synthetic_rows"] == len(synthetic) and manifest["real_rows"] == len(default)
-    assert manifest["minority_share_after"] == pytest.approx(0.25, abs=1e-3)
+    manifest = read_manifest(out)  # in the Parquet file's metadata
+    assert manifest["kind"] == "augmented" and {p["role"] for p in manifest["parents"]} == {"model", "real"}
+    mix = manifest["mix"]
+    assert mix["synthetic_rows"] == len(synthetic) and mix["real_rows"] == len(default)
+    assert mix["minority_share_after"] == pytest.approx(0.25, abs=1e-3)
     assert data.read_bytes() == before
     bad = run_cli(
         "augment",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +12,7 @@ from hypothesis import strategies as st
 
 import privsynth as ps
 from privsynth.errors import ParameterError
+from privsynth.governance.output import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +82,13 @@ def test_cli_perturb_writes_the_record_and_fails_clearly(default, tmp_path, run_
     assert done.code == 0, done.stderr
     result = pd.read_parquet(out)
     assert result.income.isna().mean() == pytest.approx(0.1) and (result.default == "Yes").mean() == 0.2
-    record = json.loads((tmp_path / "p.parquet.manifest.json").read_text())
-    assert record["seed"] == 3 and [s["type"] for s in record["steps"]] == ["missing", "noise", "drift"]
+    record = read_manifest(out)  # in the Parquet file's metadata
+    assert record["operation"]["params"]["seed"] == 3 and [s["type"] for s in record["steps"]] == [
+        "missing",
+        "noise",
+        "drift",
+    ]
+    assert record["kind"] == "perturbed" and record["synthetic"] is False  # real rows, made harder
     assert data.read_bytes() == before
     scenario.write_text(
         "steps:\n  - type: noise\n    columns: [balance]\n    scale: 1\n  - type: missing\n"

@@ -1,0 +1,137 @@
+"""Model cards and datasheets, generated from an artifact's manifest and its latest recorded evaluation.
+
+Sections follow the model-card / datasheet practice: purpose and intended use, source, method, privacy
+guarantee and attack results, fidelity and utility, known limitations. Every figure comes from the manifest
+or the catalog; a missing evaluation is said, not filled in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from privsynth.errors import InputError
+from privsynth.governance.manifest import NO_GUARANTEE
+
+ATTACKS = {
+    "dcr_share": "DCR share (0.5 = no closer to training than to unseen rows)",
+    "exact_match_train": "exact copies of training rows",
+    "exact_match_holdout": "exact matches of unseen holdout rows (chance level)",
+    "mia_auc_max": "membership inference, best ROC AUC (0.5 = none)",
+    "singling_out_risk": "singling-out risk (anonymeter)",
+    "linkability_risk": "linkability risk (anonymeter)",
+    "anonymeter_risk_max": "largest anonymeter risk (singling out, linkability, inference)",
+}
+FIDELITY = {
+    "accuracy_overall": "overall accuracy (1 - TVD)",
+    "accuracy_univariate": "univariate accuracy",
+    "accuracy_bivariate": "bivariate accuracy",
+    "holdout_accuracy_overall": "holdout's own accuracy (the ceiling)",
+    "detection_auc": "real-vs-synthetic detection AUC (0.5 = indistinguishable)",
+    "association_difference": "mean difference of association matrices",
+}
+UTILITY = {
+    "utility_tstr": "model trained on synthetic, tested on real holdout",
+    "utility_trtr": "the same model trained on real data (reference)",
+    "utility_gap": "utility gap (TRTR - TSTR)",
+}
+
+
+def card_context(manifest: dict, catalog=None, model=None, purpose: str | None = None, intended_use: str | None = None):
+    """Everything the card shows, as plain values (the templates only lay it out)."""
+    kind = manifest.get("kind", "dataset")
+    evaluation = None
+    source = None
+    if catalog is not None:
+        evaluations = catalog.evaluations(manifest["id"])
+        evaluation = evaluations[0] if evaluations else None
+        for parent, role in catalog.parents(manifest["id"]):
+            if role == "source":
+                source = catalog.known(parent)
+    privacy = manifest.get("privacy") or {"guarantee": NO_GUARANTEE}
+    formal = privacy.get("mechanism", "none") not in ("none", None)
+    headline = (evaluation or {}).get("headline", {})
+    limitations = _limitations(manifest, model, formal, evaluation)
+    default_use = (
+        "Sharing and model development under the stated differential-privacy guarantee."
+        if formal
+        else "Internal model development and testing. There is no formal privacy guarantee: review the attack "
+        "results below (and your own policy) before sharing outside the team."
+    )
+    return {
+        "title": ("Model card" if kind == "model" else "Datasheet") + f": {manifest['id']}",
+        "kind": kind,
+        "manifest": manifest,
+        "purpose": purpose
+        or "A privacy-protected synthetic twin of a sensitive table, for training and testing models without "
+        "access to the real records.",
+        "intended_use": intended_use or default_use,
+        "source": source,
+        "content": manifest.get("content") or manifest.get("source") or {},
+        "engine": manifest.get("engine") or {},
+        "operation": manifest.get("operation") or {},
+        "privacy": privacy,
+        "formal": formal,
+        "attacks": [(label, headline[key]) for key, label in ATTACKS.items() if key in headline],
+        "fidelity": [(label, headline[key]) for key, label in FIDELITY.items() if key in headline],
+        "utility": [(label, headline[key]) for key, label in UTILITY.items() if key in headline],
+        "gates": (evaluation or {}).get("gates", []),
+        "evaluation": evaluation,
+        "limitations": limitations,
+        "versions": manifest.get("versions") or {},
+    }
+
+
+def _limitations(manifest: dict, model, formal: bool, evaluation) -> list[str]:
+    from privsynth.schema import treatments
+
+    out = []
+    if evaluation is None:
+        out.append("No evaluation is recorded in the catalog: fidelity, utility and attack figures are missing.")
+    threshold = manifest.get("rare_category_threshold")
+    if threshold:
+        out.append(
+            f"Categories seen in fewer than {threshold} rows are merged or not reproduced (rare-category "
+            "protection); rare groups are under-represented."
+        )
+    if model is not None:
+        out += [f"Column {line}." for line in treatments(model.schema)]
+        for rule in model.schema.constraints:
+            out.append(f"Constraint applied to every row: {rule.type} ({rule.name})")
+    if formal:
+        out.append("Differential privacy adds noise: small groups and rare combinations are the least accurate.")
+    else:
+        out.append(
+            "No formal privacy guarantee: privacy was measured by attacks, which bound what those attacks "
+            "find, not what every attacker could."
+        )
+    if manifest.get("kind") == "augmented":
+        out.append("Mixes real and synthetic rows (see the tag column): it is not a synthetic-only table.")
+    if manifest.get("kind") == "perturbed" and not manifest.get("synthetic"):
+        out.append("Made from real rows (perturbed, not synthetic): handle it as the source data.")
+    return out
+
+
+def render(context: dict, fmt: str) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["figure"] = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    return env.get_template(f"card.{fmt}.j2").render(**context)
+
+
+def write_card(context: dict, output: str | os.PathLike) -> Path:
+    from privsynth.io import write_bytes_atomic
+
+    suffix = Path(output).suffix.lower()
+    fmt = {".html": "html", ".htm": "html", ".md": "md"}.get(suffix)
+    if fmt is None:
+        raise InputError(f"a card is written as .html or .md, not {suffix or 'no suffix'!r}")
+    text = render(context, fmt)
+    return write_bytes_atomic(output, lambda fh: fh.write(text.encode()))

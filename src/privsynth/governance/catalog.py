@@ -1,0 +1,361 @@
+"""The catalog: every model, dataset and evaluation privsynth made, where its files are, what it came from,
+and an append-only, hash-chained audit log of what was done.
+
+An embedded SQLite database by default (`.privsynth/catalog.db` in the working folder, or $PRIVSYNTH_CATALOG),
+PostgreSQL (or any SQLAlchemy URL) for a team. The tables are created and upgraded by Alembic migrations
+shipped with privsynth (`governance/migrations`), so a newer privsynth upgrades an older catalog in place.
+
+Audit entries hash their content together with the previous entry's hash (a chain starting at 64 zeros);
+triggers refuse UPDATE and DELETE on the audit table, and `verify` recomputes the chain, so an entry removed
+or edited behind the database's back is found. A removed tail cannot be told from a shorter history by the
+chain alone; `verify` also checks that every recorded artifact has its audit entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from privsynth.errors import InputError
+from privsynth.governance import manifest as manifests
+
+DEFAULT = Path(".privsynth") / "catalog.db"
+GENESIS = "0" * 64
+HEAD = "0001"
+_meta = sa.MetaData()
+ARTIFACTS = sa.Table(
+    "artifacts",
+    _meta,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("created", sa.String(32)),
+    sa.Column("author", sa.String(200)),
+    sa.Column("engine", sa.String(40)),
+    sa.Column("guarantee", sa.String(200)),
+    sa.Column("rows", sa.BigInteger),
+    sa.Column("columns", sa.Integer),
+    sa.Column("manifest", sa.Text),
+)
+FILES = sa.Table(
+    "files",
+    _meta,
+    sa.Column("path", sa.String(1000), primary_key=True),
+    sa.Column("artifact_id", sa.String(40)),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("recorded", sa.String(32)),
+)
+LINEAGE = sa.Table(
+    "lineage",
+    _meta,
+    sa.Column("child_id", sa.String(40), primary_key=True),
+    sa.Column("parent_id", sa.String(40), primary_key=True),
+    sa.Column("role", sa.String(40)),
+)
+AUDIT = sa.Table(
+    "audit",
+    _meta,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(32)),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("event", sa.String(40)),
+    sa.Column("artifact_id", sa.String(40)),
+    sa.Column("details", sa.Text),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+)
+EVENTS = ("fit", "sample", "evaluate", "augment", "perturb", "simulate", "export", "record", "reproduce")
+
+
+def location(where: str | os.PathLike | None = None) -> str | None:
+    """The catalog's SQLAlchemy URL: `where` (a URL or a file path), else $PRIVSYNTH_CATALOG, else
+    .privsynth/catalog.db. None when switched off ("off" / "none")."""
+    where = where if where is not None else os.environ.get("PRIVSYNTH_CATALOG") or DEFAULT
+    text = os.fspath(where)
+    if text.lower() in ("off", "none", ""):
+        return None
+    return text if "://" in text else f"sqlite:///{Path(text).absolute()}"
+
+
+def entry_hash(entry: dict) -> str:
+    """SHA-256 over an audit entry's fields (details as parsed JSON) and the previous entry's hash."""
+    fields = {k: entry[k] for k in ("seq", "at", "actor", "event", "artifact_id", "prev_hash")}
+    fields["details"] = json.loads(entry["details"]) if isinstance(entry["details"], str) else entry["details"]
+    return manifests.sha256(manifests.canonical(fields))
+
+
+@dataclass
+class Artifact:
+    id: str
+    kind: str
+    created: str
+    author: str
+    manifest: dict
+    files: list[dict]
+
+
+class Catalog:
+    """A connection to one catalog database (created and migrated on first use)."""
+
+    def __init__(self, where: str | os.PathLike | None = None):
+        url = location(where)
+        if url is None:
+            raise InputError("the catalog is switched off (PRIVSYNTH_CATALOG=off)")
+        self.url = url
+        if url.startswith("sqlite:///"):
+            folder = Path(url[len("sqlite:///") :]).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"cannot create the catalog folder {folder}: {exc.strerror}") from None
+        try:
+            self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+            self._migrate()
+        except (SQLAlchemyError, ImportError) as exc:
+            raise InputError(f"cannot open the catalog at {_safe(url)}: {str(exc).splitlines()[0]}") from None
+
+    def _migrate(self) -> None:
+        """Bring the database to the newest schema with Alembic (skipped when already there)."""
+        with self.engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            if inspector.has_table("privsynth_alembic_version"):
+                current = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
+                if current == HEAD:
+                    return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+    def record(self, manifest: dict, paths: Iterable[str | os.PathLike] = (), event: str = "record", **details) -> None:
+        """Add an artifact (idempotent: the same id is the same content), the files it was written to, its
+        parents, and an audit entry for `event`. Files are hashed; a source's location and a database table
+        are recorded without a hash (privsynth does not own them)."""
+        file_rows = []
+        for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
+            if manifest.get("kind") != "source" and Path(path).is_file():
+                file_rows.append({"path": str(Path(path).absolute()), "sha256": manifests.file_sha256(path)})
+            else:
+                file_rows.append({"path": str(path), "sha256": None})
+        content = manifest.get("content") or manifest.get("source") or {}
+        privacy = manifest.get("privacy") or {}
+        row = {
+            "id": manifest["id"],
+            "kind": manifest.get("kind", "dataset"),
+            "created": manifest.get("created", manifests.created_now()),
+            "author": manifest.get("author") or manifests.author(),
+            "engine": (manifest.get("engine") or {}).get("name"),
+            "guarantee": privacy.get("guarantee"),
+            "rows": content.get("rows"),
+            "columns": content.get("columns"),
+            "manifest": manifests.canonical(manifest).decode(),
+        }
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(ARTIFACTS.c.id).where(ARTIFACTS.c.id == row["id"])).first() is None:
+                conn.execute(ARTIFACTS.insert().values(**row))
+            for parent in manifest.get("parents", []):
+                self._link(conn, manifest["id"], parent["id"], parent.get("role", "parent"))
+            for file_row in file_rows:
+                conn.execute(FILES.delete().where(FILES.c.path == file_row["path"]))
+                conn.execute(FILES.insert().values(artifact_id=row["id"], recorded=manifests.created_now(), **file_row))
+        self.audit(event, manifest["id"], kind=row["kind"], files=file_rows, **details)
+
+    def link(self, child: str, parent: str, role: str) -> None:
+        """A lineage edge the manifest cannot carry (e.g. a DP model's source, withheld from its file)."""
+        with self.engine.begin() as conn:
+            self._link(conn, child, parent, role)
+
+    @staticmethod
+    def _link(conn, child: str, parent: str, role: str) -> None:
+        exists = conn.execute(
+            sa.select(LINEAGE.c.role).where(LINEAGE.c.child_id == child, LINEAGE.c.parent_id == parent)
+        ).first()
+        if exists is None:
+            conn.execute(LINEAGE.insert().values(child_id=child, parent_id=parent, role=role))
+
+    def audit(self, event: str, artifact_id: str | None = None, **details) -> int:
+        """Append one entry to the hash chain; returns its sequence number. Concurrent writers retry."""
+        body = manifests.canonical(details).decode()
+        for _attempt in range(50):
+            try:
+                with self.engine.begin() as conn:
+                    last = conn.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc())).first()
+                    entry = {
+                        "seq": (last.seq + 1) if last else 1,
+                        "at": manifests.created_now(),
+                        "actor": manifests.author(),
+                        "event": event,
+                        "artifact_id": artifact_id,
+                        "details": body,
+                        "prev_hash": last.hash if last else GENESIS,
+                    }
+                    entry["hash"] = entry_hash(entry)
+                    conn.execute(AUDIT.insert().values(**entry))
+                    return entry["seq"]
+            except (IntegrityError, OperationalError):
+                continue
+        raise InputError(f"could not append to the audit log of {_safe(self.url)} (too many concurrent writers)")
+
+    # -- reading ------------------------------------------------------------------------------------
+    def resolve(self, ident: str) -> str:
+        """A full artifact id from an id, a unique id prefix, or the path of a recorded file."""
+        with self.engine.connect() as conn:
+            by_path = conn.execute(
+                sa.select(FILES.c.artifact_id).where(FILES.c.path == str(Path(ident).absolute()))
+            ).first()
+            if by_path is not None:
+                return by_path.artifact_id
+            found = conn.execute(sa.select(ARTIFACTS.c.id).where(ARTIFACTS.c.id.startswith(ident))).all()
+        if len(found) == 1:
+            return found[0].id
+        if not found:
+            raise InputError(f"no artifact {ident!r} in the catalog {_safe(self.url)}")
+        raise InputError(f"{ident!r} is ambiguous: {', '.join(r.id for r in found[:5])}; give more characters")
+
+    def get(self, ident: str) -> Artifact:
+        ident = self.resolve(ident)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(ARTIFACTS).where(ARTIFACTS.c.id == ident)).one()
+            files = conn.execute(sa.select(FILES).where(FILES.c.artifact_id == ident)).mappings().all()
+        return Artifact(row.id, row.kind, row.created, row.author, json.loads(row.manifest), [dict(f) for f in files])
+
+    def artifacts(self, kind: str | None = None) -> list[dict]:
+        """Every artifact (newest first) with its first file, as plain rows."""
+        query = sa.select(ARTIFACTS).order_by(ARTIFACTS.c.created.desc(), ARTIFACTS.c.id)
+        if kind:
+            query = query.where(ARTIFACTS.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+            paths = {r.artifact_id: r.path for r in conn.execute(sa.select(FILES.c.artifact_id, FILES.c.path))}
+        for row in rows:
+            row.pop("manifest")
+            row["path"] = paths.get(row["id"])
+        return rows
+
+    def parents(self, ident: str) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(LINEAGE.c.parent_id, LINEAGE.c.role).where(LINEAGE.c.child_id == ident))
+            return sorted((r.parent_id, r.role) for r in rows)
+
+    def children(self, ident: str) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(LINEAGE.c.child_id, LINEAGE.c.role).where(LINEAGE.c.parent_id == ident))
+            return sorted((r.child_id, r.role) for r in rows)
+
+    def known(self, ident: str) -> dict | None:
+        """The manifest of a recorded artifact, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(ARTIFACTS.c.manifest).where(ARTIFACTS.c.id == ident)).first()
+        return None if row is None else json.loads(row.manifest)
+
+    def evaluations(self, ident: str) -> list[dict]:
+        """Manifests of the evaluations of `ident` (a dataset) or of the datasets made from it (a model),
+        newest first."""
+        targets = {ident} | {child for child, _ in self.children(ident)}
+        found = []
+        for target in targets:
+            for child, role in self.children(target):
+                manifest = self.known(child)
+                if manifest and manifest.get("kind") == "evaluation" and role == "synthetic":
+                    found.append(manifest)
+        return sorted(found, key=lambda m: (m.get("created", ""), m["id"]), reverse=True)
+
+    def entries(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(AUDIT).order_by(AUDIT.c.seq)).mappings()]
+
+    # -- checking -----------------------------------------------------------------------------------
+    def verify(self, paths: Iterable[str | os.PathLike] | None = None) -> list[str]:
+        """Every problem found ([] when all is intact): the audit chain (entries removed, edited or
+        reordered), every recorded file (missing, or bytes changed since recorded; a file's own manifest
+        checks), artifacts edited in the catalog or missing their audit entry. With `paths`, only the
+        files at or under them (and the chain)."""
+        from privsynth.governance.output import check_file, id_matches
+
+        problems = self._verify_chain()
+        entries = self.entries()
+        # the entry that recorded each artifact (record() writes its kind; cards, exports, reproductions don't)
+        audited = {e["artifact_id"] for e in entries if "kind" in json.loads(e["details"])}
+        recorded_sha = {}
+        for e in entries:
+            for file in json.loads(e["details"]).get("files", []):
+                recorded_sha[file["path"]] = file["sha256"]
+        with self.engine.connect() as conn:
+            files = [dict(r) for r in conn.execute(sa.select(FILES).order_by(FILES.c.path)).mappings()]
+            artifacts = list(conn.execute(sa.select(ARTIFACTS.c.id, ARTIFACTS.c.manifest)))
+            kinds = dict(conn.execute(sa.select(ARTIFACTS.c.id, ARTIFACTS.c.kind)).all())
+        if paths is not None:
+            roots = [Path(p).absolute() for p in paths]
+            files = [f for f in files if any(_under(Path(f["path"]), root) for root in roots)]
+            unknown = [r for r in roots if r.is_file() and not any(Path(f["path"]) == r for f in files)]
+            for root in unknown:
+                problems.extend(check_file(root) or [])
+                problems.append(f"{root}: not recorded in the catalog")
+        else:
+            for ident, text in artifacts:
+                if not id_matches(json.loads(text)):
+                    problems.append(f"artifact {ident}: its manifest was edited in the catalog")
+                if ident not in audited:
+                    problems.append(f"artifact {ident}: no audit entry records it (the log was cut)")
+        for file in files:
+            path = Path(file["path"])
+            if file["sha256"] is None:
+                continue  # a database table or a source outside privsynth's control
+            if not path.exists():
+                problems.append(f"{path}: missing (recorded as {file['artifact_id']})")
+                continue
+            if recorded_sha.get(file["path"], file["sha256"]) != file["sha256"]:
+                problems.append(f"{path}: the catalog's hash was changed after the audit log recorded it")
+            if manifests.file_sha256(path) != file["sha256"]:
+                problems.append(f"{path}: changed since it was recorded (SHA-256 differs)")
+            elif kinds.get(file["artifact_id"]) not in ("evaluation", "source"):  # reports carry no manifest
+                try:
+                    problems.extend(check_file(path))
+                except InputError as exc:  # e.g. a CSV whose sidecar manifest was deleted
+                    problems.append(str(exc))
+        return problems
+
+    def _verify_chain(self) -> list[str]:
+        problems = []
+        previous, expected = GENESIS, 1
+        for entry in self.entries():
+            if entry["seq"] != expected:
+                gap = f"{expected}" if entry["seq"] == expected + 1 else f"{expected}-{entry['seq'] - 1}"
+                problems.append(f"audit log: entry {gap} was removed")
+            if entry["prev_hash"] != previous:
+                problems.append(f"audit log: entry {entry['seq']} does not follow the entry before it")
+            if entry_hash(entry) != entry["hash"]:
+                problems.append(f"audit log: entry {entry['seq']} ({entry['event']}) was edited")
+            previous, expected = entry["hash"], entry["seq"] + 1
+        return problems
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _safe(url: str) -> str:
+    """A URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
