@@ -128,6 +128,14 @@ def test_demo_runs_end_to_end(run_cli, tmp_path):
     headline = json.loads((tmp_path / "d" / "report.json").read_text())["headline"]
     assert headline["dcr_share"] <= 0.55 and headline["accuracy_overall"] > 0.95
     assert "gates" in result.stdout and "dcr_share" in result.stdout
+    # governance: the demo's outputs carry manifests, are in the catalog, and get a card with the figures
+    from privsynth.governance.output import read_manifest
+
+    manifest = read_manifest(tmp_path / "d" / "synthetic.csv")
+    assert manifest["parents"][0]["id"] == read_manifest(tmp_path / "d" / "model.psm")["id"]
+    assert manifest["id"] in run_cli("catalog", "list").stdout
+    card = (tmp_path / "d" / "card.html").read_text()
+    assert f"{headline['dcr_share']:.4f}" in card and "Known limitations" in card
 
 
 # ------------------------------------------------------------------ bad input, one case each

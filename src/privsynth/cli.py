@@ -493,9 +493,11 @@ def demo(
     """End to end on a real dataset shipped offline: split 80/20, fit, sample, evaluate, write report.html."""
     from privsynth.demo import run_demo
 
+    catalog = open_catalog()
     summary = run_demo(
         dataset, out_dir, engine=engine, seed=seed, target=target, sensitive=sensitive, progress=_progress
     )
+    record_demo(catalog, summary)
     table = Table(title=f"{dataset}: real vs synthetic, per column", title_justify="left")
     for header in ("column", "kind", "TVD", "KS", "nulls real", "nulls synthetic"):
         table.add_column(header)
@@ -522,7 +524,13 @@ def demo(
 
 
 from privsynth import cli_augment, cli_governance  # noqa: E402, F401  (register their commands on `app`)
-from privsynth.cli_governance import open_catalog, record_evaluation, record_fit, record_output  # noqa: E402
+from privsynth.cli_governance import (  # noqa: E402
+    open_catalog,
+    record_demo,
+    record_evaluation,
+    record_fit,
+    record_output,
+)
 from privsynth.governance.output import ORIGIN  # noqa: E402
 from privsynth.governance.output import write as write_output  # noqa: E402
 

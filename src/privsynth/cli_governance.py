@@ -142,6 +142,21 @@ def record_evaluation(catalog: Catalog | None, result, gates, frames, locations,
     out.print(f"  catalog: {manifest['id']}" + ("" if made else " (the synthetic table has no manifest: not linked)"))
 
 
+def record_demo(catalog: Catalog | None, summary: dict) -> None:
+    """The demo's source, model, synthetic table and evaluation in the catalog, and its card."""
+    from privsynth.governance.card import card_context, write_card
+
+    files, model = summary["files"], summary["model"]
+    frames = summary["frames"]
+    if catalog is not None:
+        record_fit(catalog, model, files["model"], files["real"], None, frames[0])
+        record_output(catalog, summary["synthetic_manifest"], files["synthetic"], "sample")
+        locations = (files["real"], files["synthetic"], files["holdout"])
+        reports = [files["report"], files["json"]]
+        record_evaluation(catalog, summary["evaluation"], summary["gates"], frames, locations, files["model"], reports)
+    write_card(card_context(summary["synthetic_manifest"], catalog, model), files["card"])
+
+
 # -- catalog commands ----------------------------------------------------------------------------------
 def _catalog() -> Catalog:
     catalog = open_catalog()
@@ -269,11 +284,7 @@ def card(
     else:
         raise PrivsynthError(f"{target} is neither a file nor (with the catalog off) an id that can be looked up")
     model = _model_of(manifest, target, catalog)
-    context = card_context(manifest, catalog, model if model is not None else None, purpose, intended_use)
-    if model is not None and manifest.get("kind") != "model":
-        context["limitations"] = card_context(model.manifest, None, model)["limitations"][1:] + [
-            line for line in context["limitations"] if line.startswith(("No evaluation", "Mixes", "Made from"))
-        ]
+    context = card_context(manifest, catalog, model, purpose, intended_use)
     write_card(context, output)
     if catalog is not None:
         catalog.audit("export", manifest["id"], what="card", path=str(Path(output).absolute()))

@@ -10,6 +10,7 @@ import privsynth as ps
 from privsynth import io
 from privsynth.errors import InputError
 from privsynth.evaluate.fidelity import column_report
+from privsynth.governance.output import write as write_with_manifest
 
 
 def load_rdataset(name: str):
@@ -58,6 +59,7 @@ def run_demo(
         "synthetic": out_dir / "synthetic.csv",
         "report": out_dir / "report.html",
         "json": out_dir / "report.json",
+        "card": out_dir / "card.html",
     }
     with progress("demo") as step:
         step("writing the real table and the holdout")
@@ -72,7 +74,7 @@ def run_demo(
         started = time.perf_counter()
         synthetic = model.sample(len(real), seed=seed)
         sample_seconds = time.perf_counter() - started
-        io.write(synthetic, files["synthetic"])
+        _, synthetic_manifest = write_with_manifest(synthetic, files["synthetic"])  # + synthetic.csv.manifest.json
         step("evaluating against the holdout")
         learned = [c.name for c in model.schema.columns if c.learned]
         evaluation = ps.evaluate(
@@ -103,4 +105,8 @@ def run_demo(
         "evaluation": evaluation,
         "gates": gates,
         "files": {k: str(v) for k, v in files.items()},
+        # for the caller to record in the catalog
+        "model": model,
+        "synthetic_manifest": synthetic_manifest,
+        "frames": (real[learned], synthetic[learned], holdout[learned]),
     }

@@ -88,7 +88,9 @@ def _limitations(manifest: dict, model, formal: bool, evaluation) -> list[str]:
     out = []
     if evaluation is None:
         out.append("No evaluation is recorded in the catalog: fidelity, utility and attack figures are missing.")
-    threshold = manifest.get("rare_category_threshold")
+    threshold = manifest.get("rare_category_threshold") or (
+        model.manifest.get("rare_category_threshold") if model else None
+    )
     if threshold:
         out.append(
             f"Categories seen in fewer than {threshold} rows are merged or not reproduced (rare-category "
@@ -104,6 +106,12 @@ def _limitations(manifest: dict, model, formal: bool, evaluation) -> list[str]:
         out.append(
             "No formal privacy guarantee: privacy was measured by attacks, which bound what those attacks "
             "find, not what every attacker could."
+        )
+    params = (manifest.get("operation") or {}).get("params") or {}
+    if params.get("conditions") or params.get("rebalance") or params.get("fair"):
+        out.append(
+            "Sampled with conditions, rebalancing or fairness targets: its distribution differs from the "
+            "source's on purpose, so fidelity figures against the source are lower by design."
         )
     if manifest.get("kind") == "augmented":
         out.append("Mixes real and synthetic rows (see the tag column): it is not a synthetic-only table.")
@@ -123,7 +131,20 @@ def render(context: dict, fmt: str) -> str:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["figure"] = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    env.filters["params"] = lambda p: ", ".join(f"{k}={_shown(v)}" for k, v in (p or {}).items() if v is not None)
     return env.get_template(f"card.{fmt}.j2").render(**context)
+
+
+def _shown(value) -> str:
+    """A recorded parameter as a reader would write it (ranges as bounds)."""
+    if isinstance(value, dict) and "range" in value:
+        r = value["range"]
+        low = "" if r["low"] is None else f"{r['low']}{'<' if r['low_strict'] else '<='}"
+        high = "" if r["high"] is None else f"{'<' if r['high_strict'] else '<='}{r['high']}"
+        return f"{low}x{high}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def write_card(context: dict, output: str | os.PathLike) -> Path:
