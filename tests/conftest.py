@@ -96,3 +96,23 @@ def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("PRIVSYNTH_CATALOG", str(tmp_path_factory.mktemp("catalog") / "catalog.db"))
     monkeypatch.delenv("PRIVSYNTH_AUTHOR", raising=False)
     os.environ.setdefault("TERM", "dumb")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the PostgreSQL server `make test` / .ci/run start (.ci/postgres.sh), dropped after."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    url = os.environ.get("PRIVSYNTH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: PRIVSYNTH_TEST_POSTGRES_URL is unset (`make test` and .ci/run start one)")
+    name = f"privsynth_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()

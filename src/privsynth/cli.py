@@ -44,7 +44,7 @@ SchemaOpt = Annotated[
 ]
 LedgerOpt = Annotated[
     Path | None,
-    typer.Option("--ledger", help="Privacy-budget ledger file (default: $PRIVSYNTH_LEDGER or .privsynth/budget.json)."),
+    typer.Option("--ledger", help="Privacy-budget ledger file (default: $PRIVSYNTH_LEDGER, else the catalog)."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same bytes.")]
 MlflowOpt = Annotated[
@@ -217,10 +217,10 @@ def fit(
             f"--epsilon and --delta apply to the differentially private engines (mst, aim, argn), not {engine!r}"
         )
     params.update(private)
-    if ledger is not None:
-        params["ledger"] = ledger
     io.check_output(output)
     catalog = open_catalog()
+    if ledger is not None or catalog is not None:
+        params["ledger"] = ledger if ledger is not None else catalog  # DP fits book their budget there
     started = time.perf_counter()
     with _progress("fitting") as step:
         step("reading data")
@@ -459,7 +459,7 @@ def budget(
 
     if delta is not None and limit is None:
         raise PrivsynthError("--delta is set together with --limit")
-    book = Ledger(ledger)
+    book = Ledger(ledger, catalog=settings["catalog"])
     source = fingerprint(text_names(_read(data, table, encoding)))["sha256"]
     state = book.set_limit(source, limit, delta) if limit is not None else book.source(source)
     spends = Table("fitted", "engine", "epsilon", "delta", "rho", box=box.SIMPLE_HEAD)

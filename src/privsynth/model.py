@@ -334,9 +334,10 @@ def fit(
 
     `schema` overrides inference (a Schema, or a schema YAML path); `seed` None draws a fresh one, which
     is recorded in the manifest. Engine parameters are passed as keywords. The input is never modified.
-    DP engines (`mst`) need `schema` to be a public schema file, and add their spend to the budget `ledger`
-    (a path; None: $PRIVSYNTH_LEDGER or .privsynth/budget.json; False: none kept), refusing a fit that
-    would take the source past its limit.
+    DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
+    spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
+    catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
+    its limit.
     """
     step = progress or (lambda _msg: None)
     engine_obj = engines.make(engine, **params)
@@ -401,7 +402,14 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
     schema_obj = public_schema(data, file)
     if not any(c.learned for c in schema_obj.columns):
         raise SchemaError("no column is left to learn (all are identifiers, text, constants or dropped)")
-    book = None if ledger is False else Ledger(None if ledger in (None, True) else ledger)
+    from privsynth.governance.catalog import Catalog
+
+    if ledger is False:
+        book = None
+    elif isinstance(ledger, Catalog):
+        book = Ledger(catalog=ledger)
+    else:
+        book = Ledger(None if ledger in (None, True) else ledger)
     source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
     booked = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
     token = book.reserve(source_id, {**booked, "rho": rho_for(engine_obj.epsilon, engine_obj.delta)}) if book else None

@@ -4,10 +4,8 @@ SQLite and on a real PostgreSQL server (started by .ci/postgres.sh; skipped with
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -47,21 +45,6 @@ def _exercise(catalog, tmp_path):
 def test_sqlite_catalog_records_and_verifies(tmp_path):
     with ps.Catalog(tmp_path / "cat.db") as catalog:
         _exercise(catalog, tmp_path)
-
-
-@pytest.fixture
-def postgres_url():
-    url = os.environ.get("PRIVSYNTH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("no PostgreSQL server: PRIVSYNTH_TEST_POSTGRES_URL is unset (`make test` and .ci/run start one)")
-    name = f"privsynth_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_postgres_catalog_records_verifies_and_refuses_audit_edits(tmp_path, postgres_url):
@@ -135,3 +118,35 @@ def test_prov_export_is_valid_w3c_prov(tmp_path):
     assert (f"privsynth:{model.manifest['id']}", f"privsynth:{source_id}") in derivations
     assert len(list(parsed.get_records(prov.ProvActivity))) == 2  # fit and sample
     assert len(list(parsed.get_records(prov.ProvAgent))) == 1
+
+
+def test_an_older_catalog_is_migrated_in_place(tmp_path):
+    """A catalog made by an earlier privsynth (schema revision 0001: no ledger table) is upgraded by the
+    shipped Alembic migrations when opened, keeping its records and its audit chain."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    import privsynth.governance.catalog as catalog_module
+
+    db = tmp_path / "old.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    config = Config()
+    config.set_main_option("script_location", str(Path(catalog_module.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("ledger")
+    engine.dispose()
+    with pytest.MonkeyPatch.context() as patch:  # write the old records with the code of revision 0001
+        patch.setattr(catalog_module, "HEAD", "0001")
+        with ps.Catalog(db) as old:
+            old.audit("fit", "mdl-old", note="made before the upgrade")
+    with ps.Catalog(db) as catalog:
+        with catalog.engine.connect() as conn:
+            assert sa.inspect(conn).has_table("ledger")
+            version = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
+        assert version == catalog_module.HEAD == "0002"
+        assert [e["artifact_id"] for e in catalog.entries()] == ["mdl-old"] and catalog._verify_chain() == []

@@ -122,7 +122,8 @@ def _ok(run_cli, *args) -> str:
     return done.stdout
 
 
-def test_dp_fit_is_linked_in_the_catalog_but_not_reproducible(run_cli, project, default_csv):
+def test_dp_fit_is_linked_in_the_catalog_but_not_reproducible(run_cli, project, default_csv, monkeypatch):
+    monkeypatch.delenv("PRIVSYNTH_LEDGER")  # no ledger file named: the budget is booked in the catalog
     schema = project / "public.yaml"
     schema.write_text(
         "columns:\n"
@@ -134,6 +135,8 @@ def test_dp_fit_is_linked_in_the_catalog_but_not_reproducible(run_cli, project, 
     _ok(run_cli, "fit", default_csv, "--engine", "mst", "--epsilon", "1", "--schema", schema, "-o", "dp.psm")
     manifest = read_manifest(project / "dp.psm")
     assert manifest["parents"] == []  # the file withholds its source
+    budget = _ok(run_cli, "budget", default_csv)
+    assert "(ledger table)" in budget and "1 DP fit(s)" in budget and not (project / ".privsynth/budget.json").exists()
     assert "src-" in _ok(run_cli, "catalog", "lineage", "dp.psm")  # the custodian's catalog keeps the link
     done = run_cli("reproduce", "dp.psm")
     assert done.code == 2 and "differentially private fit cannot be reproduced" in done.stderr

@@ -207,30 +207,39 @@ def test_the_report_states_each_generators_guarantee(model, cps, tmp_path):
     assert "Formal guarantee:</b> (" in html.read_text()
 
 
-def test_ledger_bookings_stop_concurrent_fits_from_both_passing_the_limit(tmp_path):
-    """Eight threads (each its own open file, as separate processes would have) book epsilon 6 each on one
-    source at once (limit 10): exactly two bookings hold (two compose to epsilon 8.9 in zCDP, three to 11.2);
-    a failed fit's booking is released and a settled one records what was spent."""
+@pytest.mark.parametrize("backend", ["file", "sqlite catalog", "postgresql catalog"])
+def test_ledger_bookings_stop_concurrent_fits_from_both_passing_the_limit(tmp_path, backend, request, monkeypatch):
+    """Eight threads (each its own open file or connection, as separate processes would have) book epsilon 6
+    each on one source at once (limit 10): exactly two bookings hold (two compose to epsilon 8.9 in zCDP,
+    three to 11.2); a failed fit's booking is released and a settled one records what was spent."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from privsynth.privacy.accountant import rho_for
     from privsynth.privacy.ledger import BudgetError, Ledger
 
-    book = tmp_path / "budget.json"
+    monkeypatch.delenv("PRIVSYNTH_LEDGER")
+    where = {"file": None, "sqlite catalog": tmp_path / "cat.db"}.get(backend)
+    if backend == "postgresql catalog":
+        where = request.getfixturevalue("postgres_url")
+
+    def book():
+        return Ledger(tmp_path / "budget.json") if backend == "file" else Ledger(catalog=where)
+
+    assert (book().catalog is None) == (backend == "file")
     start = threading.Barrier(8)
 
     def attempt(_):
         start.wait()
         try:
-            Ledger(book).reserve("src", {"engine": "mst", "rho": rho_for(6.0, 1e-6)})
+            book().reserve("src", {"engine": "mst", "rho": rho_for(6.0, 1e-6)})
         except BudgetError:
             return False
         return True
 
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(attempt, range(8))) == 2
-    ledger = Ledger(book)
+    ledger = book()
     assert [s["status"] for s in ledger.source("src").spends] == ["reserved", "reserved"]
     first, second = (s["id"] for s in ledger.source("src").spends)
     ledger.settle("src", first, rho_for(5.0, 1e-6), created="now")

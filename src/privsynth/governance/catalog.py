@@ -13,9 +13,10 @@ chain alone; `verify` also checks that every recorded artifact has its audit ent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from privsynth.governance import manifest as manifests
 
 DEFAULT = Path(".privsynth") / "catalog.db"
 GENESIS = "0" * 64
-HEAD = "0001"
+HEAD = "0002"
 _meta = sa.MetaData()
 ARTIFACTS = sa.Table(
     "artifacts",
@@ -69,6 +70,7 @@ AUDIT = sa.Table(
     sa.Column("prev_hash", sa.String(64)),
     sa.Column("hash", sa.String(64)),
 )
+LEDGER = sa.Table("ledger", _meta, sa.Column("name", sa.String(40), primary_key=True), sa.Column("body", sa.Text))
 EVENTS = ("fit", "sample", "evaluate", "augment", "perturb", "simulate", "export", "record", "reproduce")
 
 
@@ -135,6 +137,26 @@ class Catalog:
         with self.engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def locked_ledger(self, name: str = "budget") -> Iterator[dict]:
+        """{"body": the ledger's JSON body (None when there is none yet)}, read and, when the block ends
+        without error, written back (a replaced "body" too) in one transaction holding the ledger's row lock."""
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(LEDGER.c.name).where(LEDGER.c.name == name)).first() is None:
+                with contextlib.suppress(IntegrityError), conn.begin_nested():
+                    conn.execute(LEDGER.insert().values(name=name, body="null"))
+            # an update that changes nothing still takes the lock (SQLite: the database's write lock)
+            conn.execute(LEDGER.update().where(LEDGER.c.name == name).values(body=LEDGER.c.body))
+            holder = {"body": json.loads(conn.execute(sa.select(LEDGER.c.body).where(LEDGER.c.name == name)).scalar())}
+            yield holder
+            conn.execute(LEDGER.update().where(LEDGER.c.name == name).values(body=json.dumps(holder["body"])))
+
+    def ledger_body(self, name: str = "budget") -> dict | None:
+        """The ledger's JSON body as last written (no lock), or None."""
+        with self.engine.connect() as conn:
+            text = conn.execute(sa.select(LEDGER.c.body).where(LEDGER.c.name == name)).scalar()
+        return None if text is None else json.loads(text)
 
     def close(self) -> None:
         self.engine.dispose()

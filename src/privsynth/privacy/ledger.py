@@ -1,18 +1,19 @@
 """The privacy-budget ledger: every DP model fitted on a source adds to that source's running total.
 
-Releases compose: two models fitted on the same records at epsilon 1 each leak more than either alone.
-The ledger is a JSON file kept by the data custodian (default `.privsynth/budget.json` in the working
-folder, or $PRIVSYNTH_LEDGER), keyed by the source's fingerprint (SHA-256 of its normalised records:
-the ledger never leaves the custodian, unlike model files, which never hold it). Each entry records the
-fit's zCDP cost rho; rho adds up under composition, and the total converts to (epsilon, delta) at the
-source's delta with the accountant's bound. A fit that would take the total past the source's limit
-(default epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises
-or lowers the limit, explicitly.
+Releases compose: two models fitted on the same records at epsilon 1 each leak more than either alone. The
+ledger is kept by the data custodian: in the catalog (`privsynth.governance.catalog`, SQLite or PostgreSQL) by
+default, or in a JSON file when one is named (`--ledger FILE`, $PRIVSYNTH_LEDGER) or the catalog is switched
+off (then `.privsynth/budget.json`). It is keyed by the source's fingerprint (SHA-256 of its normalised
+records: the ledger never leaves the custodian, unlike model files, which never hold it). Each entry records
+the fit's zCDP cost rho; rho adds up under composition, and the total converts to (epsilon, delta) at the
+source's delta with the accountant's bound. A fit that would take the total past the source's limit (default
+epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or lowers the
+limit, explicitly.
 
-Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts
-(check and write under an exclusive lock on `budget.json.lock`), settles the reservation with what it
-actually spent when it ends, and releases it if it fails (nothing was published). A reservation left by
-a crashed process keeps counting: the safe side.
+Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts (check
+and write under an exclusive lock: the ledger row's lock in the catalog, `budget.json.lock` for a file),
+settles the reservation with what it actually spent when it ends, and releases it if it fails (nothing was
+published). A reservation left by a crashed process keeps counting: the safe side.
 """
 
 from __future__ import annotations
@@ -60,10 +61,28 @@ class SourceBudget:
 
 
 class Ledger:
-    def __init__(self, path: str | os.PathLike | None = None):
+    """A budget ledger: a JSON file at `path`, else $PRIVSYNTH_LEDGER, else the catalog (`catalog`: a Catalog,
+    a path or URL; default $PRIVSYNTH_CATALOG or .privsynth/catalog.db), else .privsynth/budget.json when
+    the catalog is off. A catalog ledger starts from the working folder's budget.json if one exists."""
+
+    def __init__(self, path: str | os.PathLike | None = None, catalog=None):
+        from privsynth.governance.catalog import Catalog, location
+
+        self.catalog = None
+        if path is None and not os.environ.get("PRIVSYNTH_LEDGER"):
+            if isinstance(catalog, Catalog):
+                self.catalog = catalog
+            elif location(catalog) is not None:
+                self.catalog = Catalog(catalog)
         self.path = Path(path) if path is not None else default_path()
+        if self.catalog is not None:
+            from privsynth.governance.catalog import _safe
+
+            self.path = f"{_safe(self.catalog.url)} (ledger table)"
 
     def _read(self) -> dict:
+        if self.catalog is not None:
+            return self._from_catalog(self.catalog.ledger_body())
         if not self.path.exists():
             return {"format": "privsynth-budget-ledger", "sources": {}}
         try:
@@ -85,9 +104,20 @@ class Ledger:
         limit, delta = float(entry.get("limit", DEFAULT_LIMIT)), float(entry.get("delta", DEFAULT_DELTA))
         return SourceBudget(limit, delta, tuple(entry.get("spends", [])))
 
+    def _from_catalog(self, body: dict | None) -> dict:
+        if body is not None:
+            return body
+        legacy = Path(".privsynth") / "budget.json"  # the file ledger of earlier versions, carried over
+        return Ledger(legacy)._read() if legacy.is_file() else {"format": "privsynth-budget-ledger", "sources": {}}
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict]:
         """The ledger's body, read and (when the block ends without error) written under an exclusive lock."""
+        if self.catalog is not None:
+            with self.catalog.locked_ledger() as holder:
+                holder["body"] = self._from_catalog(holder["body"])
+                yield holder["body"]
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
             try:
