@@ -97,8 +97,15 @@ def test_lineage_card_verify_and_reproduce_end_to_end(run_cli, project, default_
     assert "<h2>Privacy</h2>" in (project / "card.html").read_text()
 
     assert "hash chain unbroken" in ok("catalog", "verify")
-    for target in ("s.parquet", "s.csv.manifest.json", "m.psm", "aug.parquet", "p.parquet"):
+    scenario = project.parent / "cards.yaml"  # a rule-based simulation, hybrid with the model
+    scenario.write_text("rows: 300\ncolumns:\n  - {name: student, categorical: {'No': 0.5, 'Yes': 0.5}}\n")
+    ok("simulate", scenario, "-o", "sim.parquet", "--model", "m.psm", "--seed", "4")
+    assert read_manifest(project / "sim.parquet")["parents"][0]["id"] == model["id"]
+    for target in ("s.parquet", "s.csv.manifest.json", "m.psm", "aug.parquet", "p.parquet", "sim.parquet"):
         assert "byte-identical" in ok("reproduce", target)
+    scenario.write_text(scenario.read_text().replace("0.5, 'Yes'", "0.6, 'Yes'"))
+    changed = run_cli("reproduce", "sim.parquet")
+    assert changed.code == 2 and "scenario file" in changed.stderr and "changed since the run" in changed.stderr
 
     # tampering: an edited output, an edited catalog hash, a removed audit entry
     frame = pd.read_csv(project / "s.csv")
