@@ -161,6 +161,10 @@ def _describe_model(path: str) -> None:
 
     manifest = ps.load(path).manifest
     privacy = manifest["privacy"]
+    if "id" in manifest:  # models written before the governance manifest lack these
+        out.print(
+            f"model {manifest['id']} made by {manifest['author']} on {manifest['created']}, seed {manifest['seed']}"
+        )
     out.print(f"engine {manifest['engine']['name']} {manifest['engine']['params']}")
     source = manifest["source"]
     rows = source.get("rows")

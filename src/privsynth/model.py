@@ -473,6 +473,9 @@ def load(path: str | os.PathLike) -> Model:
 
 def rebuild(manifest: dict, body: dict, arrays: dict[str, np.ndarray]) -> Model:
     """A Model from the parts of a model file (see `modelfile`)."""
+    if "id" not in manifest:  # written before manifests had ids: give it its content address
+        legacy = {**{k: v for k, v in manifest.items() if k != "contents"}, "kind": "model"}
+        manifest = {**manifests.with_id(legacy), **manifest}
     schema = Schema.model_validate(body["schema"])
     encoder_arrays = {k: v for k, v in arrays.items() if k.startswith("encoder/")}
     if body["encoder"].get("kind") == "public-domain":

@@ -162,3 +162,23 @@ def test_per_row_conditions_of_any_shape_are_marked_not_reproducible(model):
     assert len(recorded["conditions"]["sha256"]) == 64
     frame = model.sample(n, seed=0, conditions={"segment": np.array(["retail"] * n, dtype=object)})
     assert frame.attrs["privsynth_origin"]["operation"]["params"]["reproducible"] is False
+
+
+def test_a_model_file_from_before_ids_still_loads_samples_and_writes(model, tmp_path):
+    import zipfile
+
+    old, new = tmp_path / "old.psm", tmp_path / "again.psm"
+    model.save(new)
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                legacy = json.loads(data)
+                for key in ("id", "kind", "author", "schema_sha256", "parents", "operation", "versions"):
+                    legacy.pop(key)
+                data = json.dumps(legacy).encode()
+            dst.writestr(name, data)
+    loaded = ps.load(old)
+    assert loaded.manifest["id"].startswith("mdl-") and id_matches(loaded.manifest)
+    _, manifest = ps.write(loaded.sample(50, seed=0), tmp_path / "s.parquet")
+    assert manifest["parents"][0]["id"] == loaded.manifest["id"]
