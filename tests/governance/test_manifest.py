@@ -182,3 +182,19 @@ def test_a_model_file_from_before_ids_still_loads_samples_and_writes(model, tmp_
     assert loaded.manifest["id"].startswith("mdl-") and id_matches(loaded.manifest)
     _, manifest = ps.write(loaded.sample(50, seed=0), tmp_path / "s.parquet")
     assert manifest["parents"][0]["id"] == loaded.manifest["id"]
+
+
+def test_card_lists_constraints_replaced_identifiers_and_a_missing_evaluation(tmp_path):
+    from privsynth.governance.card import card_context, render
+
+    frame = mixed_frame(300).assign(customer_email=[f"user{i}@example.org" for i in range(300)])
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        "constraints:\n  - {type: inequality, low: age, high: score}\n  - {type: range, column: age, min: 18}\n"
+    )
+    fitted = ps.fit(frame, "copula", seed=0, schema=schema)
+    text = render(card_context(fitted.manifest, None, fitted, purpose="churn model tests"), "md")
+    assert "churn model tests" in text and "No evaluation is recorded" in text
+    assert "Constraint applied to every row (inequality): score >= age." in text
+    assert "Constraint applied to every row (range): 18" in text
+    assert "Column customer_email: replaced by fake values" in text

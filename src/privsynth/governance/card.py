@@ -99,7 +99,7 @@ def _limitations(manifest: dict, model, formal: bool, evaluation) -> list[str]:
     if model is not None:
         out += [f"Column {line}." for line in treatments(model.schema)]
         for rule in model.schema.constraints:
-            out.append(f"Constraint applied to every row: {rule.type} ({rule.name})")
+            out.append(f"Constraint applied to every row ({rule.type}): {rule.describe()}.")
     if formal:
         out.append("Differential privacy adds noise: small groups and rare combinations are the least accurate.")
     else:
