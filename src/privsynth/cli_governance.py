@@ -194,7 +194,7 @@ def catalog_show(
     """One artifact: its manifest, files, parents and children."""
     with _catalog() as catalog:
         artifact = catalog.get(ident)
-        out.print(json.dumps(artifact.manifest, indent=1, sort_keys=True), markup=False)
+        out.print(json.dumps(artifact.manifest, indent=1, sort_keys=True), markup=False, soft_wrap=True)
         for file in artifact.files:
             out.print(f"file {file['path']} sha256 {file['sha256'] or '-'} (recorded {file['recorded']})")
         for parent, role in catalog.parents(artifact.id):
