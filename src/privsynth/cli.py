@@ -351,9 +351,16 @@ def evaluate(
         str | None,
         typer.Option("--focus", help="COLUMN=VALUE: also report privacy on those rows only (e.g. a boosted class)."),
     ] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Event tables: the entity key column (with --time).")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Event tables: the time or order column (with --entity).")
+    ] = None,
     mlflow: MlflowOpt = False,
 ) -> None:
-    """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary."""
+    """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary.
+    For event tables (--entity, --time): sequence lengths, gaps, chronology and entity-level privacy too."""
     import privsynth as ps
     from privsynth.evaluate.gate import check, load_policy
 
@@ -381,6 +388,8 @@ def evaluate(
             seed=seed,
             model=model,
             focus=focused,
+            entity=entity,
+            time=time_column,
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")

@@ -71,3 +71,41 @@ def test_hourly_sensor_readings_by_airport():
     assert result["gaps"]["real_median"] == 3600 and result["lag1_autocorrelation"]["temp"]["real"] > 0.95
     assert float(gaps(weather, "origin", "time_hour").min()) > 0  # ordered within each airport
     assert lag1_autocorrelation(weather.sample(frac=1, random_state=0), "origin", "time_hour", "temp") > 0.95
+
+
+def test_evaluate_reports_sequences_and_entity_privacy(storms, tmp_path, run_cli):
+    """End to end: `privsynth evaluate --entity --time` on storm tracks split by storm (whole histories in
+    training or holdout); the copy of the training histories is flagged at the entity level."""
+    keys = storms["storm"].unique()
+    held = set(np.random.default_rng(0).choice(keys, size=len(keys) // 5, replace=False))
+    train, holdout = storms[~storms.storm.isin(held)], storms[storms.storm.isin(held)]
+    copied = train.assign(storm="copy of " + train["storm"])  # every training history, under new keys
+    for name, frame in (("train", train), ("holdout", holdout), ("copied", copied)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    args = ["--real", tmp_path / "train.csv", "--holdout", tmp_path / "holdout.csv", "--entity", "storm"]
+    done = run_cli(
+        "evaluate",
+        *args,
+        "--time",
+        "time",
+        "--synthetic",
+        tmp_path / "copied.csv",
+        "-o",
+        tmp_path / "r.html",
+        "--json",
+        tmp_path / "r.json",
+    )
+    assert done.code == 0, done.stderr
+    import json
+
+    report = json.loads((tmp_path / "r.json").read_text())
+    sequences = report["sequences"]
+    assert sequences["lengths"]["tvd"] == 0 and sequences["gaps"]["tvd"] == 0
+    copies = sequences["entity_privacy"]["exact_match"]  # against equal-sized samples of train and holdout
+    assert copies["train"] > 0.2 and copies["holdout"] == 0  # a fifth of the train sample's histories, copied
+    assert report["headline"]["entity_dcr_share"] > 0.6 and "storm" not in report["columns"]  # 0.5 = no copying
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>Sequences</h2>" in page and "Privacy with whole histories as the unit" in page
+    assert "median real 6 h, synthetic 6 h" in page
+    missing = run_cli("evaluate", *args, "--synthetic", tmp_path / "copied.csv", "-o", tmp_path / "x.html")
+    assert missing.code == 2 and "needs both --entity and --time" in missing.stderr

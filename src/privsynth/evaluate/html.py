@@ -248,6 +248,105 @@ def fairness_section(fairness: dict) -> str:
     return "".join(parts)
 
 
+def _span(value, timed: bool) -> str:
+    """A gap for reading: seconds as s / min / h / days for datetimes, order units as they are."""
+    if value is None:
+        return "none"
+    if not timed:
+        return f"{value:g}"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if abs(value) >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.3g} s"
+
+
+def sequences_section(sequences: dict, first: list[bool]) -> str:
+    """Event histories: lengths, gaps, hour of day (plots), chronology and entity-level privacy (tables)."""
+    import plotly.graph_objects as go
+
+    if sequences.get("status") == "not computed":
+        return ""
+    parts = [
+        f"<p class='help'>{sequences['entities']['real']} real and {sequences['entities']['synthetic']} synthetic "
+        f"entities ({escape(sequences['entity'])}), ordered by {escape(sequences['time'])}.</p>"
+    ]
+    timed = "hour_of_day_tvd" in sequences  # a datetime time column: gaps are in seconds
+    rows = [
+        [
+            "events per entity (TVD)",
+            sequences["lengths"]["tvd"],
+            "mean real "
+            f"{sequences['lengths']['real_mean']:.2f}, synthetic {sequences['lengths']['synthetic_mean']:.2f}",
+        ],
+        [
+            "gaps between events (TVD)",
+            sequences["gaps"]["tvd"],
+            f"median real {_span(sequences['gaps']['real_median'], timed)}, "
+            f"synthetic {_span(sequences['gaps']['synthetic_median'], timed)}",
+        ],
+    ]
+    for key, label in (("hour_of_day_tvd", "hour of day (TVD)"), ("day_of_week_tvd", "day of week (TVD)")):
+        if key in sequences:
+            rows.append([label, sequences[key], ""])
+    rows.append(["event-level accuracy", sequences["event_accuracy"]["overall"], "as for tables, key left out"])
+    rows.append(["entity-level accuracy", sequences["entity_accuracy"]["overall"], "one row per entity"])
+    parts.append(_table(["measure", "value", ""], rows))
+    plots = []
+    for name, data in sequences.get("plots", {}).items():
+        fig = go.Figure(
+            [
+                go.Bar(name="real", x=data["bins"], y=data["real"]),
+                go.Bar(name="synthetic", x=data["bins"], y=data["synthetic"]),
+            ]
+        )
+        fig.update_layout(title=name, barmode="group")
+        plots.append(f"<div>{_figure(fig, first)}</div>")
+    parts.append(f"<div class='grid'>{''.join(plots)}</div>")
+    chronology = [
+        [
+            escape(name),
+            ac["real"],
+            ac["synthetic"],
+            sequences["per_entity_mean_tvd"].get(name),
+            sequences["first_minus_later_mean"][name]["real"],
+            sequences["first_minus_later_mean"][name]["synthetic"],
+        ]
+        for name, ac in sequences["lag1_autocorrelation"].items()
+    ]
+    if chronology:
+        parts.append("<h3>Chronology per numeric column</h3>")
+        parts.append(
+            _table(
+                [
+                    "column",
+                    "lag-1 autocorr. real",
+                    "synthetic",
+                    "per-entity mean TVD",
+                    "first - later: real",
+                    "synthetic",
+                ],
+                chronology,
+            )
+        )
+    privacy = sequences.get("entity_privacy", {})
+    parts.append("<h3>Privacy with whole histories as the unit</h3>")
+    if privacy.get("status") == "not computed":
+        parts.append(_reason(privacy))
+    else:
+        parts.append(
+            _table(
+                ["measure", "value", ""],
+                [
+                    ["DCR share", privacy["dcr"]["share"], "0.5 ideal"],
+                    ["exact match: training histories", privacy["exact_match"]["train"], ""],
+                    ["exact match: holdout histories", privacy["exact_match"]["holdout"], "chance level"],
+                    ["membership AUC (max)", privacy["membership"]["max_auc"], "0.5 = no attack works"],
+                ],
+            )
+        )
+    return "".join(parts)
+
+
 def render(evaluation, gates: list) -> str:
     import plotly.graph_objects as go
 
@@ -313,5 +412,6 @@ def render(evaluation, gates: list) -> str:
         privacy=_guarantee(result) + privacy_section(result["privacy"], first),
         utility=utility_section(result["utility"]),
         fairness=fairness_section(result["fairness"]),
+        sequences=sequences_section(result.get("sequences", {"status": "not computed"}), first),
         raw=escape(json.dumps(result, indent=1)),
     )

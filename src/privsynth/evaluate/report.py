@@ -72,6 +72,18 @@ HEADLINES: dict[str, tuple[str, str, str]] = {
         "anonymeter: the largest of the three risks, over every secret column inferred",
         "lower",
     ),
+    "sequence_length_tvd": ("sequences.lengths.tvd", "TVD of the number of events per entity", "lower"),
+    "gap_tvd": ("sequences.gaps.tvd", "TVD of the time between an entity's consecutive events", "lower"),
+    "entity_dcr_share": (
+        "sequences.entity_privacy.dcr.share",
+        "DCR share with whole histories as the unit (0.5 ideal)",
+        "lower",
+    ),
+    "entity_mia_auc_max": (
+        "sequences.entity_privacy.membership.max_auc",
+        "membership inference on whole histories, best ROC AUC (0.5 = none)",
+        "lower",
+    ),
     "utility_tstr": ("utility.tstr.score", "model trained on synthetic, tested on the real holdout", "higher"),
     "utility_trtr": ("utility.trtr.score", "the same model trained on real data", "higher"),
     "utility_gap": ("utility.gap", "TRTR - TSTR: what training on synthetic data costs", "lower"),

@@ -6,7 +6,7 @@ never as a made-up value.
 
 from __future__ import annotations
 
-import time
+import time as clock
 from typing import Any
 
 import pandas as pd
@@ -83,6 +83,23 @@ def guarantee_of(model) -> dict:
     return {"mechanism": "none", "statement": f"{privacy['guarantee']} ({model.engine} engine)"}
 
 
+def _sequences(real, synthetic, holdout, entity: str | None, time: str | None, seed: int) -> dict:
+    if entity is None:
+        return not_computed("not an event table (pass --entity and --time)")
+    from privsynth.evaluate import sequences
+
+    try:
+        out = {"entity": entity, "time": time, **sequences.sequence_fidelity(real, synthetic, entity, time, seed)}
+        out["plots"] = sequences.histograms(real, synthetic, entity, time)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if holdout is None:
+        out["entity_privacy"] = not_computed("needs a holdout of whole histories")
+    else:
+        out["entity_privacy"] = _safe(sequences.entity_privacy, real, synthetic, holdout, entity, time, seed)
+    return out
+
+
 def evaluate(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -93,15 +110,28 @@ def evaluate(
     seed: int = 0,
     model=None,
     focus: tuple[str, Any] | None = None,
+    entity: str | None = None,
+    time: str | None = None,
 ) -> Evaluation:
     """Fidelity, utility (needs `target` and `holdout`), privacy (needs `holdout`) and fairness (needs
     `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation. `model` (a Model
     or a model file's path), when given, states the generator's formal privacy guarantee in the report:
     differential privacy with its (epsilon, delta), or none (privacy then only measured, never claimed).
     `focus` (column, value), e.g. the class a rebalanced output boosted, adds the distance and membership
-    figures restricted to the rows holding that value."""
-    started = time.perf_counter()
+    figures restricted to the rows holding that value. `entity` and `time` name the key and the time (or
+    order) column of an event table: sequence fidelity and entity-level privacy are added, and the key
+    (arbitrary in synthetic data) is left out of the event-level figures."""
+    started = clock.perf_counter()
     notes = _check_tables(real, synthetic, holdout)
+    events = (real, synthetic, holdout)
+    if (entity is None) != (time is None):
+        raise InputError("sequence evaluation needs both --entity and --time")
+    if entity is not None:
+        for name in (entity, time):
+            if name not in real.columns:
+                raise InputError(f"column {name!r} is not in the real table")
+        real, synthetic = real.drop(columns=entity), synthetic.drop(columns=entity, errors="ignore")
+        holdout = holdout.drop(columns=entity, errors="ignore") if holdout is not None else None
     synthetic = synthetic[list(real.columns)]
     holdout = holdout[list(real.columns)] if holdout is not None else None
     for name in [target, *sensitive]:
@@ -160,5 +190,6 @@ def evaluate(
         )
     else:
         result["fairness"] = not_computed("no sensitive column given (--sensitive)")
-    result["seconds"] = round(time.perf_counter() - started, 3)
+    result["sequences"] = _sequences(*events, entity, time, seed)
+    result["seconds"] = round(clock.perf_counter() - started, 3)
     return Evaluation(result, real=real, synthetic=synthetic)

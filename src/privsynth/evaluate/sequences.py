@@ -155,6 +155,49 @@ def sequence_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, entity: str, 
     return result
 
 
+def histograms(real: pd.DataFrame, synthetic: pd.DataFrame, entity: str, time: str) -> dict:
+    """Binned shares (real, synthetic) of lengths, gaps and hour of day, for the report's plots."""
+    from privsynth.evaluate.fidelity import bin_column
+
+    pairs = {"events per entity": (lengths(real, entity), lengths(synthetic, entity))}
+    pairs["gap to the previous event"] = (gaps(real, entity, time), gaps(synthetic, entity, time))
+    r_clock, is_datetime = _clock(real[time])
+    if is_datetime:
+        s_clock, _ = _clock(synthetic[time])
+        pairs["hour of day"] = tuple(pd.Series(pd.to_datetime(c, unit="s").dt.hour) for c in (r_clock, s_clock))
+    out = {}
+    for name, (r, s) in pairs.items():
+        if len(r) == 0 or len(s) == 0:
+            continue
+        r_codes, s_codes, labels = bin_column(r.reset_index(drop=True), s.reset_index(drop=True), bins=24)
+        keys = sorted(set(np.unique(r_codes)) | set(np.unique(s_codes)))
+        names = {-1: "(null)", -2: "(other)", **{i: str(label) for i, label in enumerate(labels)}}
+        out[name] = {
+            "bins": [names.get(int(k), str(k)) for k in keys],
+            "real": [float(np.mean(r_codes == k)) for k in keys],
+            "synthetic": [float(np.mean(s_codes == k)) for k in keys],
+        }
+    return out
+
+
+def entity_privacy(
+    train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, entity: str, time: str, seed: int = 0
+) -> dict:
+    """DCR, exact match and membership inference with a whole history as the unit: each entity becomes one
+    row (`entity_table`), so an attacker's question is "was this person's history used", not "this event"."""
+    from privsynth.evaluate.privacy import evaluate_privacy
+
+    tables = [entity_table(frame, entity, time) for frame in (train, synthetic, holdout)]
+    columns = list(tables[0].columns)
+    figures = evaluate_privacy(tables[0], tables[1][columns], tables[2][columns], seed=seed, anonymeter=False)
+    return {
+        "entities": {"train": len(tables[0]), "synthetic": len(tables[1]), "holdout": len(tables[2])},
+        "exact_match": figures["exact_match"],
+        "dcr": {k: v for k, v in figures["dcr"].items() if k != "histogram"},
+        "membership": figures["membership"],
+    }
+
+
 def _first_minus_later(events: pd.DataFrame, entity: str, column: str) -> float | None:
     first = ~events[entity].duplicated()
     values = as_numbers(events[column])
