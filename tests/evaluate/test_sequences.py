@@ -31,7 +31,8 @@ def _resampled(frame: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
 
 def test_resampled_histories_are_close_and_shuffled_ones_are_caught(storms):
     faithful = sequence_fidelity(storms, _resampled(storms, "storm", 0), "storm", "time")
-    assert faithful["lengths"]["tvd"] < 0.05 and faithful["gaps"]["tvd"] < 0.05
+    # 524 storms: a bootstrap of whole histories differs by 0.03-0.05 in lengths by chance alone (seeds 0-4)
+    assert faithful["lengths"]["tvd"] < 0.08 and faithful["gaps"]["tvd"] < 0.05
     assert faithful["hour_of_day_tvd"] < 0.05 and faithful["day_of_week_tvd"] < 0.05
     assert faithful["lag1_autocorrelation"]["wind"]["real"] > 0.8  # storms build up and die down smoothly
     assert faithful["lag1_autocorrelation"]["wind"]["abs_difference"] < 0.05

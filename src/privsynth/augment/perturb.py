@@ -10,6 +10,10 @@
       - {type: shift, column: income, add: 5000, multiply: 1.0}
       - {type: duplicates, rate: 0.02}
       - {type: disorder, rate: 0.05}
+      # event tables (histories per entity):
+      - {type: drop_events, rate: 0.1, entity: card_id}              # lost events; first ones kept
+      - {type: irregular_sampling, column: ts, scale: 600, entity: card_id}  # times +- 10 min, re-sorted
+      # sensor noise is a noise step on the readings
 
 Rates are exact, not expected: a missing step at rate 0.1 on 1,000 eligible rows nulls exactly 100 values
 (chosen at random among those not yet null, so on a complete column the measured rate is the requested one), an
@@ -86,7 +90,30 @@ class Disorder(_Step):
     rate: Rate
 
 
-Step = Annotated[Noise | Missing | Outliers | Drift | Shift | Duplicates | Disorder, Field(discriminator="type")]
+class DropEvents(_Step):
+    """Event tables: exactly round(rate x eligible rows) events lost; with `entity`, each entity's first event
+    is kept (`keep_first`), so histories thin out but no entity vanishes."""
+
+    type: Literal["drop_events"]
+    rate: Rate
+    entity: str | None = None
+    keep_first: bool = True
+
+
+class IrregularSampling(_Step):
+    """Event tables: every time moved by uniform(-scale, +scale) (seconds for dates, units for numbers), so a
+    regular grid becomes irregular; with `entity`, each history is re-sorted by its new times."""
+
+    type: Literal["irregular_sampling"]
+    column: str
+    scale: Annotated[float, Field(gt=0)]
+    entity: str | None = None
+
+
+Step = Annotated[
+    Noise | Missing | Outliers | Drift | Shift | Duplicates | Disorder | DropEvents | IrregularSampling,
+    Field(discriminator="type"),
+]
 
 
 class Scenario(_Step):
@@ -117,6 +144,7 @@ def _check_columns(frame: pd.DataFrame, scenario: Scenario) -> None:
     problems = []
     for i, step in enumerate(scenario.steps):
         named = [*list(getattr(step, "columns", None) or []), getattr(step, "column", None) or ""]
+        named.append(getattr(step, "entity", None) or "")
         if isinstance(step, Missing) and step.when is not None:
             named.append(step.when.column)
         for name in filter(None, named):
@@ -215,7 +243,43 @@ def _apply(frame: pd.DataFrame, step, rng: np.random.Generator) -> tuple[pd.Data
             moved = rng.permutation(chosen)  # a derangement would be stricter; any change of place counts
         order[chosen] = moved
         return frame.iloc[order].reset_index(drop=True), int((order != np.arange(n)).sum())
+    if isinstance(step, DropEvents):
+        eligible = np.arange(n)
+        if step.entity is not None and step.keep_first:
+            eligible = np.flatnonzero(frame[step.entity].duplicated().to_numpy())
+        dropped = _exact(rng, eligible, step.rate, n)
+        keep = np.ones(n, dtype=bool)
+        keep[dropped] = False
+        return frame.iloc[np.flatnonzero(keep)].reset_index(drop=True), len(dropped)
+    if isinstance(step, IrregularSampling):
+        return _irregular(frame, step, rng)
     raise TypeError(type(step))
+
+
+def _irregular(frame: pd.DataFrame, step: IrregularSampling, rng: np.random.Generator) -> tuple[pd.DataFrame, int]:
+    """Times jittered in their own representation (numbers, datetimes, or date strings in their format)."""
+    from privsynth import dates
+
+    column = frame[step.column]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        frame[step.column] = _cast(column, values + rng.uniform(-step.scale, step.scale, len(frame)))
+    else:
+        fmt = None if pd.api.types.is_datetime64_any_dtype(column) else dates.guess_format(column)
+        if fmt is None and not pd.api.types.is_datetime64_any_dtype(column):
+            raise ParameterError(f"irregular_sampling: column {step.column!r} holds neither numbers nor dates")
+        seconds = dates.to_seconds(column, fmt) + rng.uniform(-step.scale, step.scale, len(frame))
+        zone = dates.common_timezone(column, fmt)
+        moved = dates.from_seconds(np.round(seconds, 6), fmt, dates.dtype_name(column), zone)
+        frame[step.column] = moved.set_axis(frame.index)
+        values = seconds
+    changed = int((~np.isnan(values)).sum())
+    if step.entity is not None:  # histories stay in chronological order
+        order = pd.DataFrame({"e": frame[step.entity].to_numpy(), "t": values, "i": np.arange(len(frame))})
+        first_seen = order.groupby("e", sort=False).ngroup()
+        order = order.assign(g=first_seen).sort_values(["g", "t", "i"], kind="stable")
+        frame = frame.iloc[order["i"].to_numpy()].reset_index(drop=True)
+    return frame, changed
 
 
 def _cast(column: pd.Series, values: np.ndarray) -> pd.Series:
