@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from privsynth import io
-from privsynth.cli import app, out, settings
+from privsynth.cli import _progress, app, out, settings
 from privsynth.errors import PrivsynthError
 from privsynth.governance import manifest as manifests
 from privsynth.governance.catalog import Catalog, location
@@ -323,7 +323,7 @@ def reproduce(
     from privsynth.governance.reproduce import reproduce as run
 
     catalog = open_catalog()
-    with _progress_quiet("reproducing"):
+    with _progress("reproducing"):
         result = run(target, source=source, model=model, catalog=catalog)
     if catalog is not None:
         catalog.audit("reproduce", result.manifest_id, identical=result.identical, path=str(result.original))
@@ -334,9 +334,3 @@ def reproduce(
     for note in result.notes:
         out.print(f"  version differs: {note}")
     raise typer.Exit(1)
-
-
-def _progress_quiet(title: str):
-    from privsynth.cli import _progress
-
-    return _progress(title)

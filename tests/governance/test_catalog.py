@@ -150,3 +150,15 @@ def test_an_older_catalog_is_migrated_in_place(tmp_path):
             version = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
         assert version == catalog_module.HEAD == "0002"
         assert [e["artifact_id"] for e in catalog.entries()] == ["mdl-old"] and catalog._verify_chain() == []
+
+
+def test_audit_records_the_real_time_and_os_account_even_when_pinned(tmp_path, monkeypatch):
+    import getpass
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # pins manifests to 1970, not the audit log
+    monkeypatch.setenv("PRIVSYNTH_AUTHOR", "alice")
+    with ps.Catalog(tmp_path / "cat.db") as catalog:
+        catalog.audit("sample", "ds-x")
+        entry = catalog.entries()[0]
+    assert not entry["at"].startswith("1970") and entry["actor"] == "alice"
+    assert json.loads(entry["details"])["os_user"] == getpass.getuser()

@@ -198,7 +198,7 @@ class Catalog:
                 self._link(conn, manifest["id"], parent["id"], parent.get("role", "parent"))
             for file_row in file_rows:
                 conn.execute(FILES.delete().where(FILES.c.path == file_row["path"]))
-                conn.execute(FILES.insert().values(artifact_id=row["id"], recorded=manifests.created_now(), **file_row))
+                conn.execute(FILES.insert().values(artifact_id=row["id"], recorded=manifests.wall_clock(), **file_row))
         self.audit(event, manifest["id"], kind=row["kind"], files=file_rows, **details)
 
     def link(self, child: str, parent: str, role: str) -> None:
@@ -216,14 +216,15 @@ class Catalog:
 
     def audit(self, event: str, artifact_id: str | None = None, **details) -> int:
         """Append one entry to the hash chain; returns its sequence number. Concurrent writers retry."""
-        body = manifests.canonical(details).decode()
+        # the real time and OS account, whatever --author or SOURCE_DATE_EPOCH say
+        body = manifests.canonical({**details, "os_user": manifests.os_user()}).decode()
         for _attempt in range(50):
             try:
                 with self.engine.begin() as conn:
                     last = conn.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc())).first()
                     entry = {
                         "seq": (last.seq + 1) if last else 1,
-                        "at": manifests.created_now(),
+                        "at": manifests.wall_clock(),
                         "actor": manifests.author(),
                         "event": event,
                         "artifact_id": artifact_id,

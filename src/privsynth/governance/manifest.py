@@ -65,15 +65,21 @@ def created_now() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def author() -> str:
-    """Who made it: a pinned author (`--author`, `reproduce`), else $PRIVSYNTH_AUTHOR, else the OS user."""
-    who = (_pinned.get() or {}).get("author") or os.environ.get("PRIVSYNTH_AUTHOR")
-    if who:
-        return who
+def wall_clock() -> str:
+    """The real UTC time to the second, never pinned: what the audit log records."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def author() -> str:
+    """Who made it: a pinned author (`--author`, `reproduce`), else $PRIVSYNTH_AUTHOR, else the OS user."""
+    return (_pinned.get() or {}).get("author") or os.environ.get("PRIVSYNTH_AUTHOR") or os_user()
 
 
 def versions(engine: str | None = None) -> dict[str, str]:
