@@ -101,15 +101,21 @@ def test_same_seed_same_bytes(tmp_path, mixed, monkeypatch):
 
 
 def test_without_pinned_time_only_created_differs(tmp_path, mixed):
-    a = ps.fit(mixed, seed=1).save(tmp_path / "a.psm")
-    b = ps.fit(mixed, seed=1).save(tmp_path / "b.psm")
+    """...and the id, a hash of the manifest (created included). Two different seconds are forced: on a fast
+    machine both fits can land in the same second, and a test that only sometimes compares nothing is weak."""
+    from privsynth.governance import manifest as manifests
+
+    with manifests.pinned(created="2026-01-01T00:00:00Z"):
+        a = ps.fit(mixed, seed=1).save(tmp_path / "a.psm")
+    with manifests.pinned(created="2026-01-01T00:00:01Z"):
+        b = ps.fit(mixed, seed=1).save(tmp_path / "b.psm")
     za, zb = zipfile.ZipFile(a), zipfile.ZipFile(b)
     assert za.namelist() == zb.namelist()
     for name in za.namelist():
         if name != "manifest.json":
             assert za.read(name) == zb.read(name), name
     ma, mb = json.loads(za.read("manifest.json")), json.loads(zb.read("manifest.json"))
-    assert {k for k in ma if ma[k] != mb[k]} <= {"created"}
+    assert {k for k in ma if ma[k] != mb[k]} == {"created", "id"}
 
 
 def test_saved_model_loads_and_samples_identically(tmp_path, cps_models):
