@@ -187,7 +187,10 @@ def _describe_model(path: str) -> None:
 def fit(
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula | argn | mst | aim")] = "copula",
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="independent | copula | argn | mst | aim (default copula; argn with --entity)"),
+    ] = None,
     schema: SchemaOpt = None,
     seed: SeedOpt = 0,
     table: TableOpt = None,
@@ -203,6 +206,13 @@ def fit(
         float | None, typer.Option("--delta", help="With --epsilon: the DP delta, well below 1/rows (default 1e-6).")
     ] = None,
     ledger: LedgerOpt = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", help="Event tables (experimental): the entity key; learns whole histories."),
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Event tables: the time or order column (with --entity).")
+    ] = None,
     mlflow: MlflowOpt = False,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
@@ -210,6 +220,7 @@ def fit(
     import privsynth as ps
     from privsynth.engines import ENGINES
 
+    engine = engine or ("argn" if entity is not None else "copula")
     if engine not in ENGINES:
         raise PrivsynthError(f"unknown engine {engine!r}: choose one of {', '.join(sorted(ENGINES))}")
     params = {k: v for k, v in (("max_time", max_time), ("max_epochs", max_epochs)) if v is not None}
@@ -229,7 +240,18 @@ def fit(
     with _progress("fitting") as step:
         step("reading data")
         frame = _read(data, table, encoding)
-        model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
+        if (entity is None) != (time_column is None):
+            raise PrivsynthError("learning histories needs both --entity and --time")
+        if entity is not None:
+            from privsynth.sequence import fit_sequences
+
+            if schema is not None or private:
+                raise PrivsynthError("--entity/--time (experimental) takes neither --schema nor --epsilon yet")
+            step("fitting the entity and event models")
+            params.pop("ledger", None)
+            model = fit_sequences(frame, entity, time_column, engine=engine, seed=seed, **params)
+        else:
+            model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
         model.save(output)
         record_fit(catalog, model, output, data, table, frame)
@@ -239,6 +261,12 @@ def fit(
     if mlflow:
         out.print(f"  mlflow run {run_id}")
     elapsed = time.perf_counter() - started
+    if entity is not None:
+        out.print(
+            f"fitted histories of {frame[entity].nunique():,} {entity} values ({len(frame):,} events; context "
+            f"{', '.join(model.context) or 'none'}) in {elapsed:.1f} s -> {output}"
+        )
+        return
     learned = sum(c.learned for c in model.schema.columns)
     out.print(
         f"fitted {engine} on {len(frame):,} rows x {frame.shape[1]} columns ({learned} learned) "
@@ -303,6 +331,15 @@ def sample(
         step("loading model")
         model = ps.load(model_path)
         step(f"generating {rows:,} rows")
+        if model.engine == "sequence":
+            if condition or rebalance or sensitive or temperature is not None:
+                raise PrivsynthError("a history model (experimental) samples -n ENTITIES with --seed only, so far")
+            step(f"generating {rows:,} histories")
+            frame = model.sample(rows, seed=seed)
+            where, manifest = write_output(frame, output, table=table, fmt=fmt)
+            record_output(catalog, manifest, output, "sample", table=table, model=model_path)
+            out.print(f"wrote {frame.iloc[:, 0].nunique():,} histories, {len(frame):,} events -> {where}")
+            return
         conditions = _conditions(condition or [])
         if sensitive is not None:
             conditions = _fair(model, rows, sensitive, equalise, outcome, seed, conditions)

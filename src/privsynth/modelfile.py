@@ -53,6 +53,11 @@ def _plain(value):
 def save(model, path: str | os.PathLike) -> Path:
     from privsynth.io import write_bytes_atomic
 
+    return write_bytes_atomic(path, lambda handle: handle.write(to_bytes(model)))
+
+
+def to_bytes(model) -> bytes:
+    """The model file's bytes (what `save` writes)."""
     encoder_params, encoder_arrays = model.encoder.state()
     engine_params, engine_arrays = model.fitted.state()
     arrays = dict(sorted({**encoder_arrays, **{f"engine/{k}": v for k, v in engine_arrays.items()}}.items()))
@@ -64,20 +69,20 @@ def save(model, path: str | os.PathLike) -> Path:
             "extras": model.extras,
         }
     )
-    blobs = {f"arrays/{key}.npy": _npy(value) for key, value in arrays.items()}
-    manifest = dict(model.manifest)
-    manifest["contents"] = {
-        name: hashlib.sha256(data).hexdigest() for name, data in [("model.json", body), *blobs.items()]
-    }
+    blobs = {"model.json": body, **{f"arrays/{key}.npy": _npy(value) for key, value in arrays.items()}}
+    return pack(model.manifest, blobs)
 
-    def writer(handle):
-        with zipfile.ZipFile(handle, "w") as zf:
-            _entry(zf, "manifest.json", _json(manifest))
-            _entry(zf, "model.json", body)
-            for name, data in blobs.items():
-                _entry(zf, name, data)
 
-    return write_bytes_atomic(path, writer)
+def pack(manifest: dict, blobs: dict[str, bytes]) -> bytes:
+    """A model zip: manifest.json (with the SHA-256 of every other entry) and the entries, in a fixed order
+    with fixed timestamps (equal models, equal bytes)."""
+    manifest = {**manifest, "contents": {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        _entry(zf, "manifest.json", _json(manifest))
+        for name, data in blobs.items():
+            _entry(zf, name, data)
+    return buffer.getvalue()
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -121,20 +126,38 @@ def _manifest(zf: zipfile.ZipFile, path) -> dict:
 
 
 def load(path: str | os.PathLike):
+    with _open(path) as zf:
+        return _load(zf, path)
+
+
+def from_bytes(data: bytes, label: str):
+    """A model from a model file's bytes (a model nested in another file)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ModelFileError(f"{label} is corrupt; fit it again") from None
+    with zf:
+        return _load(zf, label)
+
+
+def _load(zf: zipfile.ZipFile, path):
     from privsynth.model import rebuild
 
-    with _open(path) as zf:
-        manifest = _manifest(zf, path)
-        expected = manifest.get("contents", {})
-        try:
-            blobs = {name: zf.read(name) for name in zf.namelist() if name != "manifest.json"}
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-            raise ModelFileError(f"model file {path} is corrupt; fit it again") from None
+    manifest = _manifest(zf, path)
+    expected = manifest.get("contents", {})
+    try:
+        blobs = {name: zf.read(name) for name in zf.namelist() if name != "manifest.json"}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        raise ModelFileError(f"model file {path} is corrupt; fit it again") from None
     if set(blobs) != set(expected):
         raise ModelFileError(f"model file {path} is incomplete or has foreign entries; fit it again")
     for name, data in blobs.items():
         if hashlib.sha256(data).hexdigest() != expected[name]:
             raise ModelFileError(f"model file {path} was altered ({name} does not match its checksum)")
+    if manifest.get("engine", {}).get("name") == "sequence":
+        from privsynth.sequence import rebuild as rebuild_sequence
+
+        return rebuild_sequence(manifest, blobs, path)
     try:
         body = json.loads(blobs["model.json"])
         arrays = {

@@ -1,6 +1,9 @@
 """Event histories (many rows per entity, in time order): learn and generate whole histories.
 
-EXPERIMENTAL (issue 8, first slice): in memory only (no model file, no command line yet).
+EXPERIMENTAL (issue 8, first slice): `privsynth fit EVENTS --entity KEY --time TIME` / `fit_sequences`,
+`privsynth sample MODEL -n ENTITIES` / `SequenceModel.sample`; no context table, conditioning, DP or
+`reproduce` yet. The model file nests the two table models (their own checksummed zips) beside
+`sequence.json`.
 
 Built on the table engines rather than beside them, as two models:
 - the entity model learns one row per entity: its number of events, its first event's time, and the columns
@@ -15,12 +18,15 @@ times are the first time plus the running sum of the gaps, written back in the t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from privsynth.errors import InputError
+from privsynth.governance.output import ORIGIN
 
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
@@ -30,17 +36,30 @@ CLOCK = "time of day"
 PREVIOUS = "__previous "
 
 
-def _seconds(values: pd.Series):
-    """(seconds as float64, a function turning seconds back into the column's own representation)."""
+def _seconds(values: pd.Series) -> tuple[np.ndarray, dict]:
+    """(seconds as float64, how to write seconds back in the column's own representation, as JSON)."""
     from privsynth import dates
 
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan), lambda s: pd.Series(s).astype(values.dtype)
+        return values.to_numpy(dtype="float64", na_value=np.nan), {"kind": "number", "dtype": str(values.dtype)}
     fmt = None if pd.api.types.is_datetime64_any_dtype(values) else dates.guess_format(values)
     if fmt is None and not pd.api.types.is_datetime64_any_dtype(values):
         raise InputError(f"time column {values.name!r} holds neither numbers nor dates")
-    zone, dtype = dates.common_timezone(values, fmt), dates.dtype_name(values)
-    return dates.to_seconds(values, fmt), lambda s: dates.from_seconds(np.round(s, 6), fmt, dtype, zone)
+    spec = {
+        "kind": "date",
+        "format": fmt,
+        "dtype": dates.dtype_name(values),
+        "zone": dates.common_timezone(values, fmt),
+    }
+    return dates.to_seconds(values, fmt), spec
+
+
+def _restore(spec: dict, seconds: np.ndarray) -> pd.Series:
+    from privsynth import dates
+
+    if spec["kind"] == "number":
+        return pd.Series(seconds).astype(spec["dtype"])
+    return dates.from_seconds(np.round(seconds, 6), spec["format"], spec["dtype"], spec["zone"])
 
 
 @dataclass
@@ -51,8 +70,34 @@ class SequenceModel:
     events: list[str]
     entity_model: object
     event_model: object
-    restore_time: object
+    time_spec: dict
     key_dtype: str
+    manifest: dict
+
+    @property
+    def engine(self) -> str:
+        return "sequence"
+
+    def save(self, path) -> Path:
+        """One model file: manifest.json, sequence.json and the two table models nested (no pickle)."""
+        from privsynth import modelfile
+        from privsynth.io import write_bytes_atomic
+
+        layout = {
+            "entity": self.entity,
+            "time": self.time,
+            "context": self.context,
+            "events": self.events,
+            "time_spec": self.time_spec,
+            "key_dtype": self.key_dtype,
+        }
+        blobs = {
+            "sequence.json": json.dumps(layout, indent=1).encode(),
+            "entity.psm": modelfile.to_bytes(self.entity_model),
+            "events.psm": modelfile.to_bytes(self.event_model),
+        }
+        data = modelfile.pack(self.manifest, blobs)
+        return write_bytes_atomic(path, lambda handle: handle.write(data))
 
     def sample(self, entities: int, seed: int = 0) -> pd.DataFrame:
         """`entities` new histories (fresh keys), in the training table's columns, ordered by entity and time."""
@@ -90,12 +135,20 @@ class SequenceModel:
         events = pd.concat(rows, ignore_index=True).sort_values(["__row", "__t"], kind="stable")
         clock = events["__clock"].to_numpy(dtype="float64")
         out = pd.DataFrame({self.entity: self._keys(events["__row"].to_numpy())})
-        out[self.time] = self.restore_time(clock).to_numpy()
+        out[self.time] = _restore(self.time_spec, clock).to_numpy()
         for name in self.context:
             out[name] = heads[name].to_numpy()[events["__row"].to_numpy()]
         for name in self.events:
             out[name] = events[name].to_numpy()
-        return out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        origin_model = {k: self.manifest.get(k) for k in ("id", "kind", "engine", "schema_sha256", "privacy")}
+        out.attrs[ORIGIN] = {
+            "kind": "synthetic",
+            "operation": {"command": "sample", "params": {"rows": entities, "seed": seed}},
+            "parents": [{"id": self.manifest["id"], "role": "model", "kind": "model"}],
+            "model": origin_model,
+        }
+        return out
 
     def _known(self, name: str, values: pd.Series) -> pd.Series:
         """Previous values as conditions; a category the event model does not know for that column is left
@@ -131,7 +184,7 @@ def fit_sequences(
             raise InputError(f"no column {name!r} in the events")
     if events[entity].isna().any():
         raise InputError(f"the entity key {entity!r} has empty values")
-    clock, restore = _seconds(events[time])
+    clock, spec = _seconds(events[time])
     is_date = not (pd.api.types.is_numeric_dtype(events[time]) and not pd.api.types.is_bool_dtype(events[time]))
     if np.isnan(clock).any():
         raise InputError(f"the time column {time!r} has empty values")
@@ -163,4 +216,61 @@ def fit_sequences(
         table[PREVIOUS + CLOCK] = pd.Series(np.mod(clock, DAY)).groupby(keys, sort=False).shift(1).to_numpy()
     entity_model = ps.fit(heads, entity_engine, seed=seed)
     event_model = ps.fit(table, engine, seed=seed, **params)
-    return SequenceModel(entity, time, context, moving, entity_model, event_model, restore, str(events[entity].dtype))
+    manifest = _manifest(events, entity, time, engine, entity_engine, seed, params, entity_model, event_model)
+    key_dtype = str(events[entity].dtype)
+    return SequenceModel(entity, time, context, moving, entity_model, event_model, spec, key_dtype, manifest)
+
+
+def _manifest(events, entity, time, engine, entity_engine, seed, params, entity_model, event_model) -> dict:
+    from privsynth.fingerprint import fingerprint
+    from privsynth.governance import manifest as manifests
+
+    source = fingerprint(events)
+    schemas = [m.manifest["schema_sha256"] for m in (entity_model, event_model)]
+    return manifests.with_id(
+        {
+            "format": "privsynth-model",
+            "format_version": 1,
+            "kind": "model",
+            "privsynth_version": manifests.versions()["privsynth"],
+            "created": manifests.created_now(),
+            "author": manifests.author(),
+            "engine": {
+                "name": "sequence",
+                "params": {"entity": entity, "time": time, "events": engine, "entities": entity_engine, **params},
+            },
+            "seed": seed,
+            "source": source,
+            "privacy": {"mechanism": "none", "guarantee": manifests.NO_GUARANTEE},
+            "rare_category_threshold": event_model.manifest.get("rare_category_threshold"),
+            "schema_sha256": manifests.sha256(manifests.canonical(schemas)),
+            "parents": [{"id": manifests.source_id(source), "role": "source", "kind": "source"}],
+            "operation": {"command": "fit"},
+            "versions": manifests.versions(engine),
+            "models": {"entities": entity_model.manifest["id"], "events": event_model.manifest["id"]},
+        }
+    )
+
+
+def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:
+    """A SequenceModel from a model file's checked entries (see `privsynth.modelfile`)."""
+    from privsynth import modelfile
+    from privsynth.errors import ModelFileError
+
+    try:
+        layout = json.loads(blobs["sequence.json"])
+        entity_model = modelfile.from_bytes(blobs["entity.psm"], f"{label} (entity model)")
+        event_model = modelfile.from_bytes(blobs["events.psm"], f"{label} (event model)")
+        return SequenceModel(
+            layout["entity"],
+            layout["time"],
+            layout["context"],
+            layout["events"],
+            entity_model,
+            event_model,
+            layout["time_spec"],
+            layout["key_dtype"],
+            manifest,
+        )
+    except (KeyError, ValueError) as exc:
+        raise ModelFileError(f"model file {label} cannot be read: {exc}") from None
