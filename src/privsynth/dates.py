@@ -224,3 +224,25 @@ def from_iso(text: str) -> float:
 
 
 DATE_NAME = re.compile(r"(date|day|dt$|_dt|time|timestamp|^ts$|_ts$|born|dob)", re.IGNORECASE)
+
+
+def as_seconds(values: pd.Series) -> tuple[np.ndarray, dict]:
+    """A time column (numbers, datetimes, or date strings in any format `guess_format` knows) as float64
+    seconds (numbers as they are), and a JSON spec `restore` uses to write seconds back in the same form.
+    Raises ValueError for a column that is neither."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype="float64", na_value=np.nan), {"kind": "number", "dtype": str(values.dtype)}
+    is_datetime = pd.api.types.is_datetime64_any_dtype(values)
+    fmt = None if is_datetime else guess_format(values)
+    if fmt is None and not is_datetime:
+        raise ValueError(f"column {values.name!r} holds neither numbers nor dates")
+    spec = {"kind": "date", "format": fmt, "dtype": dtype_name(values), "zone": common_timezone(values, fmt)}
+    return to_seconds(values, fmt), spec
+
+
+def restore(spec: dict, seconds: np.ndarray) -> pd.Series:
+    """Seconds back in the representation `as_seconds` described (numbers rounded for integer columns)."""
+    if spec["kind"] == "number":
+        values = pd.Series(np.asarray(seconds, dtype="float64"))
+        return values.round().astype(spec["dtype"]) if "int" in spec["dtype"].lower() else values.astype(spec["dtype"])
+    return from_seconds(np.round(seconds, 6), spec["format"], spec["dtype"], spec["zone"])

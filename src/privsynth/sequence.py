@@ -37,29 +37,12 @@ PREVIOUS = "__previous "
 
 
 def _seconds(values: pd.Series) -> tuple[np.ndarray, dict]:
-    """(seconds as float64, how to write seconds back in the column's own representation, as JSON)."""
     from privsynth import dates
 
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan), {"kind": "number", "dtype": str(values.dtype)}
-    fmt = None if pd.api.types.is_datetime64_any_dtype(values) else dates.guess_format(values)
-    if fmt is None and not pd.api.types.is_datetime64_any_dtype(values):
-        raise InputError(f"time column {values.name!r} holds neither numbers nor dates")
-    spec = {
-        "kind": "date",
-        "format": fmt,
-        "dtype": dates.dtype_name(values),
-        "zone": dates.common_timezone(values, fmt),
-    }
-    return dates.to_seconds(values, fmt), spec
-
-
-def _restore(spec: dict, seconds: np.ndarray) -> pd.Series:
-    from privsynth import dates
-
-    if spec["kind"] == "number":
-        return pd.Series(seconds).astype(spec["dtype"])
-    return dates.from_seconds(np.round(seconds, 6), spec["format"], spec["dtype"], spec["zone"])
+    try:
+        return dates.as_seconds(values)
+    except ValueError:
+        raise InputError(f"time column {values.name!r} holds neither numbers nor dates") from None
 
 
 @dataclass
@@ -101,6 +84,8 @@ class SequenceModel:
 
     def sample(self, entities: int, seed: int = 0) -> pd.DataFrame:
         """`entities` new histories (fresh keys), in the training table's columns, ordered by entity and time."""
+        from privsynth import dates
+
         rng = np.random.default_rng(seed)
         seeds = rng.integers(0, 2**31 - 1, size=2)
         heads = self.entity_model.sample(entities, seed=int(seeds[0])).reset_index(drop=True)
@@ -135,7 +120,7 @@ class SequenceModel:
         events = pd.concat(rows, ignore_index=True).sort_values(["__row", "__t"], kind="stable")
         clock = events["__clock"].to_numpy(dtype="float64")
         out = pd.DataFrame({self.entity: self._keys(events["__row"].to_numpy())})
-        out[self.time] = _restore(self.time_spec, clock).to_numpy()
+        out[self.time] = dates.restore(self.time_spec, clock).to_numpy()
         for name in self.context:
             out[name] = heads[name].to_numpy()[events["__row"].to_numpy()]
         for name in self.events:

