@@ -332,10 +332,12 @@ def sample(
         model = ps.load(model_path)
         step(f"generating {rows:,} rows")
         if model.engine == "sequence":
-            if condition or rebalance or sensitive or temperature is not None:
-                raise PrivsynthError("a history model (experimental) samples -n ENTITIES with --seed only, so far")
+            if rebalance or sensitive or temperature is not None:
+                raise PrivsynthError(
+                    "a history model (experimental) samples -n ENTITIES with --seed and --condition only, so far"
+                )
             step(f"generating {rows:,} histories")
-            frame = model.sample(rows, seed=seed)
+            frame = model.sample(rows, seed=seed, conditions=_conditions(condition or []))
             where, manifest = write_output(frame, output, table=table, fmt=fmt)
             record_output(catalog, manifest, output, "sample", table=table, model=model_path)
             out.print(f"wrote {frame.iloc[:, 0].nunique():,} histories, {len(frame):,} events -> {where}")

@@ -1,9 +1,9 @@
 """Event histories (many rows per entity, in time order): learn and generate whole histories.
 
 EXPERIMENTAL (issue 8, first slice): `privsynth fit EVENTS --entity KEY --time TIME` / `fit_sequences`,
-`privsynth sample MODEL -n ENTITIES` / `SequenceModel.sample`; no context table, conditioning, DP or
-`reproduce` yet. The model file nests the two table models (their own checksummed zips) beside
-`sequence.json`.
+`privsynth sample MODEL -n ENTITIES [--condition CONTEXT=VALUE]` / `SequenceModel.sample`; no separate
+context table, continuation of a given history, DP or `reproduce` yet. The model file nests the two table
+models (their own checksummed zips) beside `sequence.json`.
 
 Built on the table engines rather than beside them, as two models:
 - the entity model learns one row per entity: its number of events, its first event's time, and the columns
@@ -27,6 +27,7 @@ import pandas as pd
 
 from privsynth.errors import InputError
 from privsynth.governance.output import ORIGIN
+from privsynth.governance.recipes import plain_params
 
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
@@ -82,13 +83,22 @@ class SequenceModel:
         data = modelfile.pack(self.manifest, blobs)
         return write_bytes_atomic(path, lambda handle: handle.write(data))
 
-    def sample(self, entities: int, seed: int = 0) -> pd.DataFrame:
-        """`entities` new histories (fresh keys), in the training table's columns, ordered by entity and time."""
+    def sample(self, entities: int, seed: int = 0, conditions: dict | None = None) -> pd.DataFrame:
+        """`entities` new histories (fresh keys), in the training table's columns, ordered by entity and time.
+        `conditions` fixes context columns (those constant within an entity), e.g. {"segment": "business"}:
+        every history is then drawn given that context."""
         from privsynth import dates
 
+        unknown = sorted(set(conditions or {}) - set(self.context))
+        if unknown:
+            raise InputError(
+                f"histories can be conditioned on their context columns ({', '.join(self.context) or 'none'}), "
+                f"not on {', '.join(map(repr, unknown))}"
+            )
         rng = np.random.default_rng(seed)
         seeds = rng.integers(0, 2**31 - 1, size=2)
-        heads = self.entity_model.sample(entities, seed=int(seeds[0])).reset_index(drop=True)
+        heads = self.entity_model.sample(entities, seed=int(seeds[0]), conditions=conditions or None)
+        heads = heads.reset_index(drop=True)
         lengths = np.maximum(1, np.round(heads[LENGTH].to_numpy(dtype="float64")).astype(int))
         starts = heads[START].to_numpy(dtype="float64")
         dated = START_CLOCK in heads.columns
@@ -129,7 +139,10 @@ class SequenceModel:
         origin_model = {k: self.manifest.get(k) for k in ("id", "kind", "engine", "schema_sha256", "privacy")}
         out.attrs[ORIGIN] = {
             "kind": "synthetic",
-            "operation": {"command": "sample", "params": {"rows": entities, "seed": seed}},
+            "operation": {
+                "command": "sample",
+                "params": plain_params({"rows": entities, "seed": seed, "conditions": conditions}),
+            },
             "parents": [{"id": self.manifest["id"], "role": "model", "kind": "model"}],
             "model": origin_model,
         }

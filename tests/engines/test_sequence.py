@@ -72,6 +72,27 @@ def test_history_model_file_and_command_line(storms, tmp_path, run_cli, fitted):
     )
     assert done.code == 0, done.stderr
     bad = run_cli("sample", tmp_path / "m.psm", "-n", "5", "-o", tmp_path / "x.csv", "--condition", "wind=30")
+    assert bad.code == 2 and "conditioned on their context columns" in bad.stderr and "'wind'" in bad.stderr
+    bad = run_cli("sample", tmp_path / "m.psm", "-n", "5", "-o", tmp_path / "x.csv", "--rebalance", "status=x:0.5")
     assert bad.code == 2 and "samples -n ENTITIES" in bad.stderr
     bad = run_cli("fit", data, "--entity", "storm", "-o", tmp_path / "y.psm")
     assert bad.code == 2 and "both --entity and --time" in bad.stderr
+
+
+@pytest.mark.slow
+def test_histories_conditioned_on_their_context(storms):
+    """A context column (constant within each storm: its decade) can be fixed: every new history gets it, and
+    the rest of the entity (here its start date) follows it."""
+    frame = storms.assign(decade=(storms.time.dt.year // 10 * 10).astype(str))
+    model = fit_sequences(frame, "storm", "time", seed=0, max_epochs=5)
+    assert model.context == ["decade"]
+    free = model.sample(200, seed=4)
+    fixed = model.sample(200, seed=4, conditions={"decade": "2010"})
+    assert (fixed.decade == "2010").all() and (free.decade == "2010").mean() < 0.5
+
+    def started_2010s(histories):
+        return (histories.groupby("storm").time.first().dt.year // 10 == 201).mean()
+
+    assert started_2010s(fixed) > 0.6 > started_2010s(free)
+    params = fixed.attrs["privsynth_origin"]["operation"]["params"]
+    assert params["conditions"] == {"decade": "2010"} and "reproducible" not in params
