@@ -66,6 +66,18 @@ def _guarantee(result: dict) -> str:
     return f"<p><b>Formal guarantee:</b> {escape(statement)}</p>" if statement else ""
 
 
+def _copying_table(figures: dict, unit: str, match_note: str, dcr_note: str, *extra: list) -> str:
+    """The copying figures of a subset (`privacy.copying_figures`) as one table."""
+    rows = [
+        [f"exact match: training {unit}", figures["exact_match"]["train"], match_note],
+        [f"exact match: holdout {unit}", figures["exact_match"]["holdout"], match_note],
+        ["DCR share", figures["dcr"]["share"], dcr_note],
+        ["membership AUC (max)", figures["membership"]["max_auc"], "0.5 = no attack works"],
+        *extra,
+    ]
+    return _table(["figure", "value", "meaning"], rows)
+
+
 def privacy_section(privacy: dict, first: list[bool]) -> str:
     """Exact matches, DCR (with the two distributions), the attacks and anonymeter's risks."""
     import plotly.graph_objects as go
@@ -142,15 +154,12 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
             parts.append(_reason(focus))
         else:
             parts.append(
-                _table(
-                    ["figure", "value", "meaning"],
-                    [
-                        ["exact match: training rows", focus["exact_match"]["train"], "within this class"],
-                        ["exact match: holdout rows", focus["exact_match"]["holdout"], "within this class"],
-                        ["DCR share", focus["dcr"]["share"], "0.5 ideal; above it, this class is copied"],
-                        ["membership AUC (max)", focus["membership"]["max_auc"], "0.5 = no attack works"],
-                        ["rows compared", focus["dcr"]["rows_compared"], "training and holdout rows of the class"],
-                    ],
+                _copying_table(
+                    focus,
+                    "rows",
+                    "within this class",
+                    "0.5 ideal; above it, this class is copied",
+                    ["rows compared", focus["dcr"]["rows_compared"], "training and holdout rows of the class"],
                 )
             )
             compared = focus["dcr"]["rows_compared"]
@@ -333,17 +342,7 @@ def sequences_section(sequences: dict, first: list[bool]) -> str:
     if privacy.get("status") == "not computed":
         parts.append(_reason(privacy))
     else:
-        parts.append(
-            _table(
-                ["measure", "value", ""],
-                [
-                    ["DCR share", privacy["dcr"]["share"], "0.5 ideal"],
-                    ["exact match: training histories", privacy["exact_match"]["train"], ""],
-                    ["exact match: holdout histories", privacy["exact_match"]["holdout"], "chance level"],
-                    ["membership AUC (max)", privacy["membership"]["max_auc"], "0.5 = no attack works"],
-                ],
-            )
-        )
+        parts.append(_copying_table(privacy, "histories", "chance level for the holdout", "0.5 ideal"))
     return "".join(parts)
 
 

@@ -205,16 +205,13 @@ def entity_privacy(
 ) -> dict:
     """DCR, exact match and membership inference with a whole history as the unit: each entity becomes one
     row (`entity_table`), so an attacker's question is "was this person's history used", not "this event"."""
-    from privsynth.evaluate.privacy import evaluate_privacy
+    from privsynth.evaluate.privacy import copying_figures
 
     tables = [entity_table(frame, entity, time) for frame in (train, synthetic, holdout)]
     columns = list(tables[0].columns)
-    figures = evaluate_privacy(tables[0], tables[1][columns], tables[2][columns], seed=seed, anonymeter=False)
     return {
         "entities": {"train": len(tables[0]), "synthetic": len(tables[1]), "holdout": len(tables[2])},
-        "exact_match": figures["exact_match"],
-        "dcr": {k: v for k, v in figures["dcr"].items() if k != "histogram"},
-        "membership": figures["membership"],
+        **copying_figures(tables[0], tables[1][columns], tables[2][columns], seed=seed),
     }
 
 
