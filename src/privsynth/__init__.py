@@ -4,6 +4,7 @@ import privsynth as ps
 model = ps.fit(df, engine="copula", seed=0)
 synthetic = model.sample(1000, seed=0)
 model.save("model.psm"); model = ps.load("model.psm")
+histories = ps.fit_sequences(events, entity="card_id", time="ts").sample(500, seed=0)
 ps.write(synthetic, "synthetic.parquet")   # with its manifest (lineage, seed, versions) in the file
 """
 
@@ -21,6 +22,7 @@ from privsynth.governance.reproduce import reproduce
 from privsynth.governance.tracking import log_to_mlflow
 from privsynth.model import Model, fit, load
 from privsynth.schema import Schema
+from privsynth.sequence import SequenceModel, fit_sequences
 
 __all__ = [
     "Catalog",
@@ -28,10 +30,12 @@ __all__ = [
     "PrivsynthError",
     "Range",
     "Schema",
+    "SequenceModel",
     "__version__",
     "augment",
     "evaluate",
     "fit",
+    "fit_sequences",
     "load",
     "log_to_mlflow",
     "perturb",
