@@ -213,6 +213,10 @@ def fit(
     time_column: Annotated[
         str | None, typer.Option("--time", help="Event tables: the time or order column (with --entity).")
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", help="Event tables: a table with one row per entity (keyed by --entity)."),
+    ] = None,
     mlflow: MlflowOpt = False,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
@@ -242,19 +246,20 @@ def fit(
         frame = _read(data, table, encoding)
         if (entity is None) != (time_column is None):
             raise PrivsynthError("learning histories needs both --entity and --time")
+        if context is not None and entity is None:
+            raise PrivsynthError("--context (one row per entity) goes with --entity and --time")
+        entities = _read(context, None, encoding) if context is not None else None
         if entity is not None:
-            from privsynth.sequence import fit_sequences
-
             if schema is not None or private:
                 raise PrivsynthError("--entity/--time (experimental) takes neither --schema nor --epsilon yet")
             step("fitting the entity and event models")
             params.pop("ledger", None)
-            model = fit_sequences(frame, entity, time_column, engine=engine, seed=seed, **params)
+            model = ps.fit_sequences(frame, entity, time_column, context=entities, engine=engine, seed=seed, **params)
         else:
             model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
         model.save(output)
-        record_fit(catalog, model, output, data, table, frame)
+        record_fit(catalog, model, output, data, table, frame, context=context)
         if mlflow:
             step("logging to MLflow")
             run_id = ps.log_to_mlflow(output, run_name=f"fit {engine}")
@@ -315,8 +320,17 @@ def sample(
     outcome: Annotated[
         str | None, typer.Option("--outcome", help="With --equalise outcome: TARGET=POSITIVE_VALUE.")
     ] = None,
+    context_output: Annotated[
+        str | None,
+        typer.Option(
+            "--context-output",
+            help="History models fitted with --context: where the new entities' context table goes "
+            "(default OUTPUT's name + '-context', or table TABLE_context).",
+        ),
+    ] = None,
 ) -> None:
-    """Generate synthetic rows from a model and write them (atomically) to a file or database table."""
+    """Generate synthetic rows from a model and write them (atomically) to a file or database table.
+    History models (fit --entity --time): -n new entities, with whole histories."""
     import privsynth as ps
     from privsynth.cli_augment import _conditions, _fair, _print_rejections, _rebalance
 
@@ -337,7 +351,12 @@ def sample(
                     "a history model (experimental) samples -n ENTITIES with --seed and --condition only, so far"
                 )
             step(f"generating {rows:,} histories")
-            frame = model.sample(rows, seed=seed, conditions=_conditions(condition or []))
+            entities, frame = model.sample_tables(rows, seed=seed, conditions=_conditions(condition or []))
+            if model.table_context:  # the context table's rows first: the events refer to them
+                context_out, context_table = _context_output(output, table, context_output)
+                where, manifest = write_output(entities, context_out, table=context_table, fmt=fmt)
+                record_output(catalog, manifest, context_out, "sample", table=context_table, model=model_path)
+                out.print(f"wrote {len(entities):,} entities (context table) -> {where}")
             where, manifest = write_output(frame, output, table=table, fmt=fmt)
             record_output(catalog, manifest, output, "sample", table=table, model=model_path)
             out.print(f"wrote {frame.iloc[:, 0].nunique():,} histories, {len(frame):,} events -> {where}")
@@ -363,6 +382,57 @@ def sample(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
     )
     _print_rejections(frame)
+
+
+def _context_output(output: str, table: str | None, context_output: str | None) -> tuple[str, str | None]:
+    """Where a history model's context table goes: --context-output, else beside OUTPUT."""
+    if io.is_url(output):
+        return (context_output or output), f"{table}_context"
+    if context_output is None:
+        path = Path(output)
+        context_output = str(path.with_name(f"{path.stem}-context{path.suffix}"))
+    io.check_output(context_output)
+    return context_output, None
+
+
+@app.command("continue")
+def continue_(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A history model (fit --entity --time).")],
+    history: Annotated[str, typer.Argument(metavar="HISTORY", help="The events so far of the entities to continue.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="A .csv/.parquet file or a database URL.")],
+    events: Annotated[
+        int | None,
+        typer.Option("--events", min=1, help="New events per entity (default: drawn given the history's context)."),
+    ] = None,
+    seed: SeedOpt = 0,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | parquet (default: from the output's suffix).")
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Table name when OUTPUT is a database URL.")] = None,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Continue given histories: the next events of each entity in HISTORY (its key kept), drawn given the
+    entity's context and its last events. Writes the new events only."""
+    import privsynth as ps
+
+    if not io.is_url(output):
+        io.format_of(output, fmt)
+        io.check_output(output)
+    elif not table:
+        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+    catalog = open_catalog()
+    with _progress("continuing") as step:
+        step("loading model")
+        model = ps.load(model_path)
+        if model.engine != "sequence":
+            raise PrivsynthError(f"{model_path} is a {model.engine} table model: continuing needs a history model")
+        step("reading the histories")
+        frame = _read(history, None, encoding)
+        step("generating")
+        added = model.continue_histories(frame, events=events, seed=seed)
+        where, manifest = write_output(added, output, table=table, fmt=fmt)
+        record_output(catalog, manifest, output, "continue", table=table, model=model_path, history=history)
+    out.print(f"wrote {len(added):,} new events of {added.iloc[:, 0].nunique():,} histories -> {where}")
 
 
 @app.command()

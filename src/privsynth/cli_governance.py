@@ -39,9 +39,11 @@ def _where(location_text: str, table: str | None = None) -> str:
     return location_text
 
 
-def record_fit(catalog: Catalog | None, model, output, data: str, table: str | None, frame) -> None:
+def record_fit(
+    catalog: Catalog | None, model, output, data: str, table: str | None, frame, context: str | None = None
+) -> None:
     """The source table (its fingerprint, never values) and the model, linked. A DP model's file withholds
-    its source; the custodian's catalog keeps the link."""
+    its source; the custodian's catalog keeps the link. A history model's context table is a second source."""
     from privsynth.fingerprint import fingerprint
     from privsynth.schema import text_names
 
@@ -53,6 +55,10 @@ def record_fit(catalog: Catalog | None, model, output, data: str, table: str | N
     catalog.record(source, [source["location"]], event="record")
     catalog.record(model.manifest, [output], event="fit")
     catalog.link(print_id, source["id"], "source")
+    if context is not None and "context_source" in model.manifest:
+        second = _source(model.manifest["context_source"], context, None)
+        catalog.record(second, [second["location"]], event="record")
+        catalog.link(print_id, second["id"], "context")
     out.print(f"  catalog: {print_id} (source {source['id']})")
 
 

@@ -1,25 +1,28 @@
 """Event histories (many rows per entity, in time order): learn and generate whole histories.
 
-EXPERIMENTAL (issue 8, first slice): `privsynth fit EVENTS --entity KEY --time TIME` / `fit_sequences`,
-`privsynth sample MODEL -n ENTITIES [--condition CONTEXT=VALUE]` / `SequenceModel.sample`; no separate
-context table, continuation of a given history, DP or `reproduce` yet. The model file nests the two table
-models (their own checksummed zips) beside `sequence.json`.
+`privsynth fit EVENTS --entity KEY --time TIME [--context ENTITIES]` / `fit_sequences`;
+`privsynth sample MODEL -n ENTITIES [--condition CONTEXT=VALUE]` / `SequenceModel.sample` (`sample_tables`
+with a context table); `privsynth continue MODEL HISTORY [--events N]` / `SequenceModel.continue_histories`.
+Not yet: differential privacy and `reproduce` for history models. The model file nests the two table models
+(their own checksummed zips) beside `sequence.json`.
 
 Built on the table engines rather than beside them, as two models:
-- the entity model learns one row per entity: its number of events, its first event's time, and the columns
-  that never change within an entity (its context);
+- the entity model learns one row per entity: its number of events (0 allowed with a context table), its first
+  event's time, the context table's columns and the event columns that never change within an entity;
 - the event model (argn by default: any-order, so it samples given any fixed columns) learns each event
   given the entity's context, its position from the start and from the end of the history, the gap to the
-  previous event (in seconds for dates) and the previous event's own columns.
+  previous event (in seconds for dates), the previous event's own columns and, for numbers that move by small
+  steps (a storm's wind), their previous change.
 Generation draws new entities (fresh keys, never real ones), then their events step by step: at step t every
 entity with more than t events gets one event conditioned on its context, position and previous event; the
 times are the first time plus the running sum of the gaps, written back in the time column's own format.
+Continuing a history runs the same steps from the entity's last known event.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,9 @@ START_CLOCK = "__start time of day"  # dates: the first event's day and time of 
 DAY = 86400.0
 CLOCK = "time of day"
 PREVIOUS = "__previous "
+CHANGE = "__previous change "  # smooth numbers: the previous event's change (where a storm was heading)
+SMOOTH_CORRELATION = 0.8  # lag-1 correlation from which a number column's last change is learned
+MAX_LEVELS = 128  # argn's exact-token limit: a binned column's change would be mostly binning noise
 
 
 def _seconds(values: pd.Series) -> tuple[np.ndarray, dict]:
@@ -57,10 +63,17 @@ class SequenceModel:
     time_spec: dict
     key_dtype: str
     manifest: dict
+    table_context: list[str] = field(default_factory=list)  # columns of a separate context table (--context)
+    smooth: dict[str, dict] = field(default_factory=dict)  # number columns generated as steps (see `_smooth`)
 
     @property
     def engine(self) -> str:
         return "sequence"
+
+    @property
+    def all_context(self) -> list[str]:
+        """Every entity-level column the event model conditions on."""
+        return [*self.table_context, *self.context]
 
     def save(self, path) -> Path:
         """One model file: manifest.json, sequence.json and the two table models nested (no pickle)."""
@@ -74,6 +87,8 @@ class SequenceModel:
             "events": self.events,
             "time_spec": self.time_spec,
             "key_dtype": self.key_dtype,
+            "table_context": self.table_context,
+            "smooth": self.smooth,
         }
         blobs = {
             "sequence.json": json.dumps(layout, indent=1).encode(),
@@ -85,77 +100,164 @@ class SequenceModel:
 
     def sample(self, entities: int, seed: int = 0, conditions: dict | None = None) -> pd.DataFrame:
         """`entities` new histories (fresh keys), in the training table's columns, ordered by entity and time.
-        `conditions` fixes context columns (those constant within an entity), e.g. {"segment": "business"}:
-        every history is then drawn given that context."""
-        from privsynth import dates
+        `conditions` fixes context columns (those constant within an entity, or of the context table), e.g.
+        {"segment": "business"}: every history is then drawn given that context. With a context table, the
+        context table's columns are not in the events: `sample_tables` gives both tables."""
+        return self.sample_tables(entities, seed, conditions)[1]
 
-        unknown = sorted(set(conditions or {}) - set(self.context))
+    def sample_tables(
+        self, entities: int, seed: int = 0, conditions: dict | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(context, events): one row per new entity (its fresh key and context-table columns; entities may have
+        no events when the training context table had such) and their events, as `sample`."""
+        unknown = sorted(set(conditions or {}) - set(self.all_context))
         if unknown:
             raise InputError(
-                f"histories can be conditioned on their context columns ({', '.join(self.context) or 'none'}), "
-                f"not on {', '.join(map(repr, unknown))}"
+                "histories can be conditioned on their context columns "
+                f"({', '.join(self.all_context) or 'none'}), not on {', '.join(map(repr, unknown))}"
             )
         rng = np.random.default_rng(seed)
         seeds = rng.integers(0, 2**31 - 1, size=2)
         heads = self.entity_model.sample(entities, seed=int(seeds[0]), conditions=conditions or None)
         heads = heads.reset_index(drop=True)
-        lengths = np.maximum(1, np.round(heads[LENGTH].to_numpy(dtype="float64")).astype(int))
-        starts = heads[START].to_numpy(dtype="float64")
-        dated = START_CLOCK in heads.columns
-        if dated:
-            starts = np.floor(starts / DAY) * DAY + np.clip(heads[START_CLOCK].to_numpy(dtype="float64"), 0, DAY - 1)
-        now, last_gap = starts.copy(), np.full(entities, np.nan)
-        rows, previous = [], None
-        step_seeds = np.random.default_rng(int(seeds[1])).integers(0, 2**31 - 1, size=int(lengths.max()))
-        for t in range(int(lengths.max())):
-            active = np.flatnonzero(lengths > t)
-            fixed = heads.loc[active, self.context].reset_index(drop=True)
-            fixed[POSITION] = min(t, MAX_POSITION)
+        fewest = 0 if self.table_context else 1
+        lengths = np.maximum(fewest, np.round(np.nan_to_num(heads[LENGTH].to_numpy(dtype="float64"))).astype(int))
+        starts = np.nan_to_num(heads[START].to_numpy(dtype="float64"))
+        if START_CLOCK in heads.columns:
+            clock = np.nan_to_num(heads[START_CLOCK].to_numpy(dtype="float64"))
+            starts = np.floor(starts / DAY) * DAY + np.clip(clock, 0, DAY - 1)
+        state = _State.new(entities, self.events, starts)
+        events = self._steps(heads[self.all_context], lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
+        keys = self._keys(np.arange(entities))
+        context = pd.DataFrame({self.entity: keys})
+        for name in self.table_context:
+            context[name] = heads[name].to_numpy()
+        out = self._frame(events, keys, heads, [*self.context])
+        params = {"rows": entities, "seed": seed, "conditions": conditions}
+        for frame in (context, out):
+            frame.attrs[ORIGIN] = self._origin(params)
+        return context, out
+
+    def continue_histories(self, history: pd.DataFrame, events: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """The next events of the given histories (their own keys: these entities exist already). `history` holds
+        each entity's events so far in the training table's columns (context-table columns too, when the model
+        has a context table; their values condition the continuation). `events` new events per entity; by default
+        each history's total length is drawn from the entity model given its context and its length so far.
+        Only the new events are returned, in the events' columns, ordered by entity and time."""
+        need = [self.entity, self.time, *self.all_context, *self.events]
+        missing = [c for c in need if c not in history.columns]
+        if missing:
+            raise InputError(f"the history to continue lacks column(s) {', '.join(map(repr, missing))}")
+        if len(history) == 0:
+            raise InputError("the history to continue has no events")
+        if events is not None and events < 1:
+            raise InputError("events to add must be at least 1")
+        clock, _ = _seconds(history[self.time])
+        order = np.lexsort((np.arange(len(history)), clock, history[self.entity].astype(str).to_numpy()))
+        frame, clock = history.iloc[order].reset_index(drop=True), clock[order]
+        groups = frame.groupby(self.entity, sort=False)
+        last = groups.tail(1).index.to_numpy()
+        known = groups.size().to_numpy()
+        heads = frame.loc[last, self.all_context].reset_index(drop=True)
+        rng = np.random.default_rng(seed)
+        seeds = rng.integers(0, 2**31 - 1, size=2)
+        totals = known + events if events is not None else self._totals(heads, known, int(seeds[0]))
+        state = _State.new(len(known), self.events, clock[last])
+        second = frame.groupby(self.entity, sort=False).nth(-2)  # entities with one event have none
+        where = pd.Series(np.arange(len(last)), index=frame.loc[last, self.entity].to_numpy())
+        for name in self.events:
+            state.previous[name][:] = frame.loc[last, name].to_numpy(dtype=object)
+            state.before[name][where[second[self.entity]].to_numpy()] = second[name].to_numpy(dtype=object)
+        gaps = pd.Series(clock).groupby(frame[self.entity].to_numpy(), sort=False).diff().to_numpy()
+        state.last_gap[:] = gaps[last]
+        drawn = self._steps(heads, totals, known, state, int(seeds[1]))
+        keys = frame.loc[last, self.entity].to_numpy()
+        out = self._frame(drawn, keys, heads, self.context)
+        out.attrs[ORIGIN] = self._origin({"continue": len(known), "events": events, "seed": seed})
+        out.attrs[ORIGIN]["operation"]["command"] = "continue"
+        return out
+
+    def _totals(self, heads: pd.DataFrame, known: np.ndarray, seed: int, draws: int = 32) -> np.ndarray:
+        """Total lengths given each entity's context and that it has `known` events already: `draws` lengths from
+        the entity model given the context; the first longer than `known` (else one more event)."""
+        conditions = heads.loc[np.repeat(np.arange(len(heads)), draws)].reset_index(drop=True)
+        drawn = self.entity_model.sample(
+            len(conditions), seed=seed, conditions=conditions if self.all_context else None
+        )
+        lengths = np.round(np.nan_to_num(drawn[LENGTH].to_numpy(dtype="float64"))).astype(int).reshape(-1, draws)
+        longer = lengths > known[:, None]
+        first = np.where(longer.any(axis=1), lengths[np.arange(len(known)), longer.argmax(axis=1)], known + 1)
+        return first.astype(int)
+
+    def _steps(self, heads, lengths, first_step, state, seed: int) -> pd.DataFrame:
+        """Events of every entity from step `first_step[i]` to `lengths[i] - 1`, one step for all at once: each
+        drawn given the entity's context, its position, the events left and its previous event (`state`)."""
+        todo = lengths - first_step
+        rounds = int(todo.max()) if todo.size and todo.max() > 0 else 0
+        step_seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=max(rounds, 1))
+        learned = {codec.name for codec in self.event_model.encoder.codecs}
+        dated = PREVIOUS + CLOCK in learned
+        rows = []
+        for j in range(rounds):
+            active = np.flatnonzero(todo > j)
+            t = first_step[active] + j
+            fixed = heads.iloc[active].reset_index(drop=True)
+            fixed[POSITION] = np.minimum(t, MAX_POSITION)
             fixed[LEFT] = np.minimum(lengths[active] - t - 1, MAX_POSITION)
-            if previous is not None:
-                for name in self.events:
-                    fixed[PREVIOUS + name] = self._known(PREVIOUS + name, previous.loc[active, name])
-                fixed[PREVIOUS + GAP] = last_gap[active] if t > 1 else np.nan
-                if dated:
-                    fixed[PREVIOUS + CLOCK] = np.mod(now[active], DAY)
-            drawn = self.event_model.sample(len(active), seed=int(step_seeds[t]), conditions=fixed)
+            for name in self.events:
+                fixed[PREVIOUS + name] = self._known(PREVIOUS + name, state.previous[name][active])
+            for name in self.smooth:
+                change = state.previous[name][active].astype("float64") - state.before[name][active].astype("float64")
+                fixed[CHANGE + name] = change
+            fixed[PREVIOUS + GAP] = state.last_gap[active]
+            if dated:
+                fixed[PREVIOUS + CLOCK] = np.where(t > 0, np.mod(state.now[active], DAY), np.nan)
+            drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=fixed)
+            gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0)
+            gap = np.where(t > 0, gap, 0.0)
+            state.now[active] += gap
+            state.last_gap[active] = np.where(t > 0, gap, np.nan)
+            for name in self.events:
+                state.before[name][active] = state.previous[name][active]
+                state.previous[name][active] = drawn[name].to_numpy(dtype=object)
             drawn.index = active
-            gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0) if t else np.zeros(active.size)
-            now[active] += gap
-            last_gap[active] = gap
-            drawn["__row"], drawn["__t"], drawn["__clock"] = active, t, now[active]
+            drawn["__row"], drawn["__t"], drawn["__clock"] = active, t, state.now[active]
             rows.append(drawn)
-            previous = drawn.reindex(range(entities)) if previous is None else previous.combine_first(drawn)
-            previous.loc[active] = drawn
-        events = pd.concat(rows, ignore_index=True).sort_values(["__row", "__t"], kind="stable")
-        clock = events["__clock"].to_numpy(dtype="float64")
-        out = pd.DataFrame({self.entity: self._keys(events["__row"].to_numpy())})
-        out[self.time] = dates.restore(self.time_spec, clock).to_numpy()
-        for name in self.context:
-            out[name] = heads[name].to_numpy()[events["__row"].to_numpy()]
+        if not rows:
+            return pd.DataFrame({"__row": [], "__t": [], "__clock": [], **{n: [] for n in self.events}})
+        return pd.concat(rows, ignore_index=True).sort_values(["__row", "__t"], kind="stable")
+
+    def _frame(self, events: pd.DataFrame, keys, heads: pd.DataFrame, context: list[str]) -> pd.DataFrame:
+        """Events in the training table's column order: key, time, event-level context, event columns."""
+        from privsynth import dates
+
+        rows = events["__row"].to_numpy(dtype=int)
+        out = pd.DataFrame({self.entity: np.asarray(keys)[rows]})
+        out[self.time] = dates.restore(self.time_spec, events["__clock"].to_numpy(dtype="float64")).to_numpy()
+        for name in context:
+            out[name] = heads[name].to_numpy()[rows]
         for name in self.events:
             out[name] = events[name].to_numpy()
-        out = out.reset_index(drop=True)
+        return out.reset_index(drop=True)
+
+    def _origin(self, params: dict) -> dict:
         origin_model = {k: self.manifest.get(k) for k in ("id", "kind", "engine", "schema_sha256", "privacy")}
-        out.attrs[ORIGIN] = {
+        return {
             "kind": "synthetic",
-            "operation": {
-                "command": "sample",
-                "params": plain_params({"rows": entities, "seed": seed, "conditions": conditions}),
-            },
+            "operation": {"command": "sample", "params": plain_params(params)},
             "parents": [{"id": self.manifest["id"], "role": "model", "kind": "model"}],
             "model": origin_model,
         }
-        return out
 
-    def _known(self, name: str, values: pd.Series) -> pd.Series:
-        """Previous values as conditions; a category the event model does not know for that column is left
-        free (NaN) rather than refused."""
+    def _known(self, name: str, values: np.ndarray) -> pd.Series:
+        """Previous values as conditions (NaN: none, left free); a category the event model does not know for
+        that column is left free rather than refused."""
+        series = pd.Series(values).infer_objects()
         for codec in self.event_model.encoder.codecs:
             if codec.name == name and codec.transform == "categorical":
                 allowed = set(codec.params["categories"])
-                return values.where(values.isin(allowed)).reset_index(drop=True)
-        return values.reset_index(drop=True)
+                return series.where(series.isin(allowed))
+        return series
 
     def _keys(self, rows: np.ndarray):
         if "int" in self.key_dtype:
@@ -163,18 +265,37 @@ class SequenceModel:
         return pd.Series(rows + 1).map(lambda i: f"synthetic-{i}").to_numpy()
 
 
+@dataclass
+class _State:
+    """Where each entity's history stands while it is generated: its clock, last gap and previous event."""
+
+    now: np.ndarray
+    last_gap: np.ndarray
+    previous: dict[str, np.ndarray]
+    before: dict[str, np.ndarray]  # the event before the previous one
+
+    @classmethod
+    def new(cls, entities: int, columns: list[str], starts: np.ndarray) -> _State:
+        previous = {name: np.full(entities, np.nan, dtype=object) for name in columns}
+        before = {name: np.full(entities, np.nan, dtype=object) for name in columns}
+        return cls(np.asarray(starts, dtype="float64").copy(), np.full(entities, np.nan), previous, before)
+
+
 def fit_sequences(
     events: pd.DataFrame,
     entity: str,
     time: str,
     *,
+    context: pd.DataFrame | None = None,
     engine: str = "argn",
     entity_engine: str = "copula",
     seed: int = 0,
     **params,
 ) -> SequenceModel:
     """Learn the histories in `events` (one row per event; `entity` the key, `time` a time or order column).
-    `params` go to the event model's engine (e.g. max_epochs for argn). The input is never modified."""
+    `context` (optional) is a table with one row per entity, keyed by the same `entity` column (customers of
+    transactions); its entities may have no events, and every event is learned given its entity's context.
+    `params` go to the event model's engine (e.g. max_epochs for argn). The inputs are never modified."""
     import privsynth as ps
 
     for name in (entity, time):
@@ -182,6 +303,8 @@ def fit_sequences(
             raise InputError(f"no column {name!r} in the events")
     if events[entity].isna().any():
         raise InputError(f"the entity key {entity!r} has empty values")
+    if len(events) == 0:
+        raise InputError("the events table is empty")
     clock, spec = _seconds(events[time])
     is_date = not (pd.api.types.is_numeric_dtype(events[time]) and not pd.api.types.is_bool_dtype(events[time]))
     if np.isnan(clock).any():
@@ -192,38 +315,100 @@ def fit_sequences(
     keys = frame[entity].to_numpy()
     groups = frame.groupby(entity, sort=False)
     others = [c for c in frame.columns if c not in (entity, time)]
-    context = [c for c in others if (groups[c].nunique(dropna=False) <= 1).all()]
-    moving = [c for c in others if c not in context]
-    heads = groups[context].first().reset_index(drop=True) if context else pd.DataFrame(index=range(groups.ngroups))
-    heads[LENGTH] = groups.size().to_numpy()
+    constant = [c for c in others if (groups[c].nunique(dropna=False) <= 1).all()]
+    moving = [c for c in others if c not in constant]
+    heads = groups[constant].first() if constant else pd.DataFrame(index=groups.size().index)
+    heads[LENGTH] = groups.size()
     starts = pd.Series(clock).groupby(keys, sort=False).first().to_numpy()
     if is_date:  # readings on the hour keep starting on the hour: the time of day is a column of its own
         heads[START], heads[START_CLOCK] = np.floor(starts / DAY) * DAY, np.mod(starts, DAY)
     else:
         heads[START] = starts
+    table_context: list[str] = []
+    if context is not None:
+        heads, table_context = _with_context_table(heads, context, entity, events)
+    heads = heads.reset_index(drop=True)
     position = groups.cumcount().to_numpy()
     length = groups[entity].transform("size").to_numpy()
-    table = frame[context + moving].copy()
+    table = frame[constant + moving].copy()
+    for name in table_context:  # each event learned given its entity's context-table row
+        table[name] = frame[entity].map(context.set_index(entity)[name]).to_numpy()
+    table = table[[*table_context, *constant, *moving]]
     table[POSITION] = np.minimum(position, MAX_POSITION)
     table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
     table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
     for name in moving:
         table[PREVIOUS + name] = frame.groupby(entity, sort=False)[name].shift(1).to_numpy()
+    smooth = _smooth(frame, moving, entity)
+    for name in smooth:  # lag 1 alone gives a level, not where it was heading (a storm strengthening)
+        before = frame.groupby(entity, sort=False)[name].shift(2).to_numpy(dtype="float64", na_value=np.nan)
+        table[CHANGE + name] = table[PREVIOUS + name].to_numpy(dtype="float64", na_value=np.nan) - before
     table[PREVIOUS + GAP] = pd.Series(table[GAP].to_numpy()).groupby(keys, sort=False).shift(1).to_numpy()
     if is_date:  # where in the day the previous event was: gaps that return to a grid (storms' 6-hourly fixes)
         table[PREVIOUS + CLOCK] = pd.Series(np.mod(clock, DAY)).groupby(keys, sort=False).shift(1).to_numpy()
     entity_model = ps.fit(heads, entity_engine, seed=seed)
     event_model = ps.fit(table, engine, seed=seed, **params)
-    manifest = _manifest(events, entity, time, engine, entity_engine, seed, params, entity_model, event_model)
+    manifest = _manifest(events, context, entity, time, engine, entity_engine, seed, params, entity_model, event_model)
     key_dtype = str(events[entity].dtype)
-    return SequenceModel(entity, time, context, moving, entity_model, event_model, spec, key_dtype, manifest)
+    return SequenceModel(
+        entity, time, constant, moving, entity_model, event_model, spec, key_dtype, manifest, table_context, smooth
+    )
 
 
-def _manifest(events, entity, time, engine, entity_engine, seed, params, entity_model, event_model) -> dict:
+def _smooth(frame: pd.DataFrame, columns: list[str], entity: str) -> dict[str, dict]:
+    """Number columns with few values (argn's exact tokens) that move by small steps within an entity (lag-1
+    correlation of consecutive events at least SMOOTH_CORRELATION, at most 5% empty): a storm's wind and
+    pressure. Their previous change is learned and conditioned on, so a history keeps its direction (a storm
+    strengthening goes on strengthening) instead of drifting back to the middle."""
+    out = {}
+    for name in columns:
+        values = frame[name]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        if values.isna().mean() > 0.05 or not 3 <= values.nunique() <= MAX_LEVELS:
+            continue
+        x = values.to_numpy(dtype="float64", na_value=np.nan)
+        before = frame.groupby(entity, sort=False)[name].shift(1).to_numpy(dtype="float64", na_value=np.nan)
+        known = ~np.isnan(x) & ~np.isnan(before)
+        if known.sum() < 10 or np.std(x[known]) == 0 or np.std(before[known]) == 0:
+            continue
+        if np.corrcoef(x[known], before[known])[0, 1] >= SMOOTH_CORRELATION:
+            integer = pd.api.types.is_integer_dtype(values) or bool(np.all(np.mod(x[~np.isnan(x)], 1) == 0))
+            out[name] = {"min": float(np.nanmin(x)), "max": float(np.nanmax(x)), "integer": integer}
+    return out
+
+
+def _with_context_table(
+    heads: pd.DataFrame, context: pd.DataFrame, entity: str, events: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str]]:
+    """The per-entity rows joined to the context table (one row per entity of the table, entities without
+    events getting 0 events), and the context table's own columns."""
+    if entity not in context.columns:
+        raise InputError(f"the context table has no column {entity!r} (the entity key)")
+    if context[entity].isna().any() or context[entity].duplicated().any():
+        raise InputError(f"the context table's {entity!r} must be unique and non-empty (one row per entity)")
+    clash = sorted(set(context.columns) & set(events.columns) - {entity})
+    if clash:
+        raise InputError(f"column(s) {', '.join(map(repr, clash))} are in both the events and the context table")
+    unknown = pd.Index(heads.index).difference(pd.Index(context[entity]))
+    if len(unknown):
+        raise InputError(f"{len(unknown):,} entities of the events are not in the context table (e.g. {unknown[0]!r})")
+    columns = [c for c in context.columns if c != entity]
+    joined = context.set_index(entity)[columns].join(heads, how="left")
+    joined[LENGTH] = joined[LENGTH].fillna(0).astype(int)
+    return joined, columns
+
+
+def _manifest(events, context, entity, time, engine, entity_engine, seed, params, entity_model, event_model) -> dict:
     from privsynth.fingerprint import fingerprint
     from privsynth.governance import manifest as manifests
 
     source = fingerprint(events)
+    parents = [{"id": manifests.source_id(source), "role": "source", "kind": "source"}]
+    extra = {}
+    if context is not None:  # the second real input: its own fingerprint and source id
+        extra["context_source"] = fingerprint(context)
+        parents.append({"id": manifests.source_id(extra["context_source"]), "role": "context", "kind": "source"})
     schemas = [m.manifest["schema_sha256"] for m in (entity_model, event_model)]
     return manifests.with_id(
         {
@@ -242,10 +427,11 @@ def _manifest(events, entity, time, engine, entity_engine, seed, params, entity_
             "privacy": {"mechanism": "none", "guarantee": manifests.NO_GUARANTEE},
             "rare_category_threshold": event_model.manifest.get("rare_category_threshold"),
             "schema_sha256": manifests.sha256(manifests.canonical(schemas)),
-            "parents": [{"id": manifests.source_id(source), "role": "source", "kind": "source"}],
+            "parents": parents,
             "operation": {"command": "fit"},
             "versions": manifests.versions(engine),
             "models": {"entities": entity_model.manifest["id"], "events": event_model.manifest["id"]},
+            **extra,
         }
     )
 
@@ -269,6 +455,8 @@ def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:
             layout["time_spec"],
             layout["key_dtype"],
             manifest,
+            layout.get("table_context", []),
+            layout.get("smooth", {}),
         )
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"model file {label} cannot be read: {exc}") from None

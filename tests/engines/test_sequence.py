@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from privsynth.errors import InputError
 from privsynth.evaluate.sequences import lag1_autocorrelation, sequence_fidelity
 from privsynth.sequence import fit_sequences
 
@@ -96,3 +97,116 @@ def test_histories_conditioned_on_their_context(storms):
     assert started_2010s(fixed) > 0.6 > started_2010s(free)
     params = fixed.attrs["privsynth_origin"]["operation"]["params"]
     assert params["conditions"] == {"decade": "2010"} and "reproducible" not in params
+
+
+@pytest.fixture(scope="module")
+def cards():
+    """The card scenario (examples/card_fraud.yaml) cut to 120 cards, split as a user would hold it: a cards
+    table (segment, credit limit) and a transactions table; 20 more cards have no purchase at all."""
+    from pathlib import Path
+
+    from privsynth.augment.simulate import load_scenario, simulate
+
+    scenario = Path(__file__).resolve().parents[2] / "examples" / "card_fraud.yaml"
+    events = simulate(load_scenario(scenario), seed=0)
+    chosen = events.card_id.drop_duplicates().sort_values().head(120)
+    events = events[events.card_id.isin(chosen)].reset_index(drop=True)
+    table = events.groupby("card_id")[["segment", "credit_limit"]].first().reset_index()
+    idle = pd.DataFrame({"card_id": [f"Z{i:03d}" for i in range(20)], "segment": "retail", "credit_limit": 3000})
+    return pd.concat([table, idle], ignore_index=True), events.drop(columns=["segment", "credit_limit"])
+
+
+@pytest.fixture(scope="module")
+def card_model(cards):
+    table, events = cards
+    return fit_sequences(events, "card_id", "timestamp", context=table, seed=0, max_epochs=12)
+
+
+@pytest.mark.slow
+def test_context_table_conditions_entities_and_their_events(cards, card_model):
+    """With a context table, new entities come as two tables (cards, purchases); cards may have no purchase,
+    as 20 of 140 real ones; the purchases follow their card's context (business cards spend more)."""
+    table, events = cards
+    assert card_model.table_context == ["segment", "credit_limit"] and card_model.context == ["is_fraud"]
+    entities, synthetic = card_model.sample_tables(400, seed=1)
+    assert list(entities.columns) == ["card_id", "segment", "credit_limit"] and entities.card_id.is_unique
+    assert set(synthetic.card_id) <= set(entities.card_id) and not set(entities.card_id) & set(table.card_id)
+    assert list(synthetic.columns) == list(events.columns)  # the context table's columns stay in its table
+    idle = 1 - synthetic.card_id.nunique() / len(entities)
+    assert 0.03 < idle < 0.35  # 14% of the real cards
+    spend = synthetic.merge(entities, on="card_id").groupby("segment").amount.median()
+    real = events.merge(table, on="card_id").groupby("segment").amount.median()
+    assert real["business"] > 1.5 * real["retail"] and spend["business"] > 1.3 * spend["retail"]
+    business, fixed = card_model.sample_tables(100, seed=2, conditions={"segment": "business"})
+    assert (business.segment == "business").all() and fixed.amount.median() > 1.3 * spend["retail"]
+
+
+def test_context_table_errors_and_inputs_untouched(cards):
+    table, events = cards
+    before = table.copy(), events.copy()
+    with pytest.raises(InputError, match="no column 'card_id'"):
+        fit_sequences(events, "card_id", "timestamp", context=table.rename(columns={"card_id": "id"}))
+    with pytest.raises(InputError, match="unique and non-empty"):
+        fit_sequences(events, "card_id", "timestamp", context=pd.concat([table, table.head(1)]))
+    with pytest.raises(InputError, match=r"entities of the events are not in the context table"):
+        fit_sequences(events, "card_id", "timestamp", context=table.iloc[5:])
+    with pytest.raises(InputError, match="'merchant' are in both"):
+        fit_sequences(events, "card_id", "timestamp", context=table.assign(merchant="x"))
+    pd.testing.assert_frame_equal(table, before[0])
+    pd.testing.assert_frame_equal(events, before[1])
+
+
+@pytest.mark.slow
+def test_continuing_a_history_follows_its_last_events(storms, fitted):
+    """Continuing the first 6 fixes of 60 real storms: the given keys, the asked number of events, later
+    than each history's last fix, and the next position close to where the storm was (a continuation,
+    not a new storm): far closer than the same fixes set against other storms' histories."""
+    keys = storms.storm.drop_duplicates().sample(60, random_state=0)
+    history = storms[storms.storm.isin(keys)].groupby("storm").head(6)
+    added = fitted.continue_histories(history, events=4, seed=3)
+    assert list(added.columns) == list(storms.columns)
+    assert added.groupby("storm").size().eq(4).all() and set(added.storm) == set(keys)
+    last = history.groupby("storm").last()
+    first_new = added.groupby("storm").first()
+    assert (first_new.time >= last.time.reindex(first_new.index)).all()
+    step = (first_new.lat - last.lat.reindex(first_new.index)).abs().mean()
+    other = np.abs(first_new.lat.to_numpy() - np.roll(last.lat.reindex(first_new.index).to_numpy(), 7)).mean()
+    assert step < 0.3 * other
+    drawn = fitted.continue_histories(history, seed=3)  # lengths drawn: at least one new event each
+    assert drawn.groupby("storm").size().min() >= 1 and drawn.storm.nunique() == 60
+    pd.testing.assert_frame_equal(drawn, fitted.continue_histories(history, seed=3))
+    with pytest.raises(InputError, match="lacks column"):
+        fitted.continue_histories(history.drop(columns="wind"))
+
+
+def test_context_and_continue_from_the_command_line(cards, tmp_path, run_cli):
+    """fit --context, sample writes the entities' table beside the events, continue writes new events."""
+    from privsynth.governance.output import read_manifest
+
+    table, events = cards
+    events.head(2500).to_csv(tmp_path / "purchases.csv", index=False)
+    table.to_csv(tmp_path / "cards.csv", index=False)
+    model = tmp_path / "cards.psm"
+    done = run_cli(
+        "fit", tmp_path / "purchases.csv", "--entity", "card_id", "--time", "timestamp",
+        "--context", tmp_path / "cards.csv", "--max-epochs", "2", "-o", model,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    roles = {p["role"] for p in read_manifest(model)["parents"]}
+    assert roles == {"source", "context"}
+    done = run_cli("sample", model, "-n", "25", "-o", tmp_path / "new.csv", "--condition", "segment=business")
+    assert done.code == 0, done.stderr
+    entities = pd.read_csv(tmp_path / "new-context.csv")
+    purchases = pd.read_csv(tmp_path / "new.csv")
+    assert len(entities) == 25 and (entities.segment == "business").all()
+    assert set(purchases.card_id) <= set(entities.card_id) and "segment" not in purchases
+    history = events.head(300).merge(table, on="card_id")
+    history.to_csv(tmp_path / "history.csv", index=False)
+    done = run_cli("continue", model, tmp_path / "history.csv", "--events", "2", "-o", tmp_path / "more.csv")
+    assert done.code == 0, done.stderr
+    more = pd.read_csv(tmp_path / "more.csv")
+    assert more.groupby("card_id").size().eq(2).all() and set(more.card_id) == set(history.card_id)
+    bad = run_cli("continue", model, tmp_path / "purchases.csv", "-o", tmp_path / "x.csv")
+    assert bad.code == 2 and "lacks column" in bad.stderr
+    bad = run_cli("fit", tmp_path / "purchases.csv", "--context", tmp_path / "cards.csv", "-o", tmp_path / "y.psm")
+    assert bad.code == 2 and "goes with --entity" in bad.stderr
