@@ -31,6 +31,7 @@ def test_console_examples_run(tmp_path, monkeypatch, run_cli):
     assert run_cli("demo").code == 0
     (tmp_path / "public.yaml").write_text(_blocks("yaml")[1])  # the DP example's public schema
     (tmp_path / "scenario.yaml").write_text(_blocks("yaml")[3])  # the robustness scenario
+    _card_tables(tmp_path)  # the event-history example's cards, purchases and a history to continue
     ran = 0
     for body in _blocks("console"):
         lines = [line for line in body.strip().splitlines() if line.strip()]
@@ -47,6 +48,17 @@ def test_console_examples_run(tmp_path, monkeypatch, run_cli):
             assert result.code == 0, (line, result.stderr)
             ran += 1
     assert ran >= 4
+
+
+def _card_tables(folder: Path) -> None:
+    """40 cards of the bundled card scenario as a user would hold them: cards, purchases, one history."""
+    from privsynth.augment.simulate import load_scenario, simulate
+
+    events = simulate(load_scenario(Path(__file__).parents[1] / "examples" / "card_fraud.yaml"), n=40, seed=0)
+    cards = events.groupby("card_id")[["segment", "credit_limit"]].first().reset_index()
+    events.drop(columns=["segment", "credit_limit"]).to_csv(folder / "purchases.csv", index=False)
+    cards.to_csv(folder / "cards.csv", index=False)
+    events.groupby("card_id").head(5).to_csv(folder / "history.csv", index=False)
 
 
 def test_schema_example_is_a_valid_schema_file(tmp_path):

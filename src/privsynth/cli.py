@@ -334,11 +334,7 @@ def sample(
     import privsynth as ps
     from privsynth.cli_augment import _conditions, _fair, _print_rejections, _rebalance
 
-    if not io.is_url(output):
-        io.format_of(output, fmt)
-        io.check_output(output)
-    elif not table:
-        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+    _check_table_output(output, fmt, table)
     catalog = open_catalog()
     started = time.perf_counter()
     with _progress("sampling") as step:
@@ -384,6 +380,15 @@ def sample(
     _print_rejections(frame)
 
 
+def _check_table_output(output: str, fmt: str | None, table: str | None) -> None:
+    """Refuse a bad output before any work: a file's format and folder, or a database URL without --table."""
+    if not io.is_url(output):
+        io.format_of(output, fmt)
+        io.check_output(output)
+    elif not table:
+        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+
+
 def _context_output(output: str, table: str | None, context_output: str | None) -> tuple[str, str | None]:
     """Where a history model's context table goes: --context-output, else beside OUTPUT."""
     if io.is_url(output):
@@ -415,11 +420,7 @@ def continue_(
     entity's context and its last events. Writes the new events only."""
     import privsynth as ps
 
-    if not io.is_url(output):
-        io.format_of(output, fmt)
-        io.check_output(output)
-    elif not table:
-        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+    _check_table_output(output, fmt, table)
     catalog = open_catalog()
     with _progress("continuing") as step:
         step("loading model")

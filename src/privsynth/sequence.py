@@ -134,8 +134,8 @@ class SequenceModel:
             context[name] = heads[name].to_numpy()
         out = self._frame(events, keys, heads, [*self.context])
         params = {"rows": entities, "seed": seed, "conditions": conditions}
-        for frame in (context, out):
-            frame.attrs[ORIGIN] = self._origin(params)
+        context.attrs[ORIGIN] = self._origin({**params, "table": "entities"})
+        out.attrs[ORIGIN] = self._origin(params)
         return context, out
 
     def continue_histories(self, history: pd.DataFrame, events: int | None = None, seed: int = 0) -> pd.DataFrame:

@@ -180,7 +180,8 @@ def test_continuing_a_history_follows_its_last_events(storms, fitted):
 
 
 def test_context_and_continue_from_the_command_line(cards, tmp_path, run_cli):
-    """fit --context, sample writes the entities' table beside the events, continue writes new events."""
+    """fit --context, sample writes the entities' table beside the events, continue writes new events; the
+    model and both tables reproduce byte for byte from their manifests (inputs found in the catalog)."""
     from privsynth.governance.output import read_manifest
 
     table, events = cards
@@ -200,6 +201,9 @@ def test_context_and_continue_from_the_command_line(cards, tmp_path, run_cli):
     purchases = pd.read_csv(tmp_path / "new.csv")
     assert len(entities) == 25 and (entities.segment == "business").all()
     assert set(purchases.card_id) <= set(entities.card_id) and "segment" not in purchases
+    for made in (model, tmp_path / "new.csv", tmp_path / "new-context.csv"):  # governance: same bytes again
+        again = run_cli("reproduce", made)
+        assert again.code == 0 and "byte-identical" in again.stdout, (made, again.stdout, again.stderr)
     history = events.head(300).merge(table, on="card_id")
     history.to_csv(tmp_path / "history.csv", index=False)
     done = run_cli("continue", model, tmp_path / "history.csv", "--events", "2", "-o", tmp_path / "more.csv")

@@ -142,6 +142,8 @@ def _fit(manifest, params, again: Path, inputs: _Inputs) -> None:
             "a differentially private fit cannot be reproduced: its noise came from OS entropy and was never "
             "recorded (by design); sampling from the model is reproducible"
         )
+    if manifest["engine"]["name"] == "sequence":
+        return _fit_histories(manifest, again, inputs)
     original = ps.load(inputs.model) if inputs.model else None
     location = inputs.path(manifest, "source", inputs.source)
     frame = io.read(location)
@@ -154,12 +156,32 @@ def _fit(manifest, params, again: Path, inputs: _Inputs) -> None:
     model.save(again)
 
 
+def _fit_histories(manifest, again: Path, inputs: _Inputs) -> None:
+    """A history model: the events (and the context table, found in the catalog) refitted with the recorded
+    parameters; the events' and context's fingerprints checked first."""
+    import privsynth as ps
+
+    params = dict(manifest["engine"]["params"])
+    entity, time, events, entities = (params.pop(k) for k in ("entity", "time", "events", "entities"))
+    frame = inputs.table(manifest, "source")
+    has_context = any(p.get("role") == "context" for p in manifest.get("parents", []))
+    context = _Inputs(None, None, inputs.catalog).table(manifest, "context") if has_context else None
+    model = ps.fit_sequences(
+        frame, entity, time, context=context, engine=events, entity_engine=entities, seed=manifest["seed"], **params
+    )
+    model.save(again)
+
+
 def _sample(manifest, params, again: Path, inputs: _Inputs) -> None:
     from privsynth.governance.output import write
     from privsynth.governance.recipes import conditions_from
 
     model = inputs.model_for(manifest)
     conditions = conditions_from(params.get("conditions"))
+    if model.engine == "sequence":  # histories: the events, or with a context table the entities' table
+        tables = model.sample_tables(params["rows"], seed=params["seed"], conditions=conditions)
+        write(tables[0] if params.get("table") == "entities" else tables[1], again)
+        return
     fair = params.get("fair")
     if fair:
         from privsynth.augment.rebalance import fair_conditions
