@@ -35,8 +35,6 @@ from privsynth.governance.recipes import plain_params
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
 START_CLOCK = "__start time of day"  # dates: the first event's day and time of day are learned apart
-FIRST = "__first event"  # every event knows when its history began: the era (storms), the season (weather)
-FIRST_DAY = "__first event day of year"
 DAY = 86400.0
 CLOCK = "time of day"
 PREVIOUS = "__previous "
@@ -129,8 +127,7 @@ class SequenceModel:
             clock = np.nan_to_num(heads[START_CLOCK].to_numpy(dtype="float64"))
             starts = np.floor(starts / DAY) * DAY + np.clip(clock, 0, DAY - 1)
         state = _State.new(entities, self.events, starts)
-        fixed = self._when(heads[self.all_context], starts)
-        events = self._steps(fixed, lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
+        events = self._steps(heads[self.all_context], lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
         keys = self._keys(np.arange(entities))
         context = pd.DataFrame({self.entity: keys})
         for name in self.table_context:
@@ -173,8 +170,7 @@ class SequenceModel:
             state.before[name][where[second[self.entity]].to_numpy()] = second[name].to_numpy(dtype=object)
         gaps = pd.Series(clock).groupby(frame[self.entity].to_numpy(), sort=False).diff().to_numpy()
         state.last_gap[:] = gaps[last]
-        firsts = clock[groups.head(1).index.to_numpy()]
-        drawn = self._steps(self._when(heads, firsts), totals, known, state, int(seeds[1]))
+        drawn = self._steps(heads, totals, known, state, int(seeds[1]))
         keys = frame.loc[last, self.entity].to_numpy()
         out = self._frame(drawn, keys, heads, self.context)
         out.attrs[ORIGIN] = self._origin({"continue": len(known), "events": events, "seed": seed})
@@ -192,16 +188,6 @@ class SequenceModel:
         longer = lengths > known[:, None]
         first = np.where(longer.any(axis=1), lengths[np.arange(len(known)), longer.argmax(axis=1)], known + 1)
         return first.astype(int)
-
-    def _when(self, context: pd.DataFrame, firsts: np.ndarray) -> pd.DataFrame:
-        """The context plus when each history began, as the event model learned it (models without it: as is)."""
-        learned = {codec.name for codec in self.event_model.encoder.codecs}
-        out = context.reset_index(drop=True).copy()
-        if FIRST in learned:
-            out[FIRST] = firsts
-        if FIRST_DAY in learned:
-            out[FIRST_DAY] = _day_of_year(firsts)
-        return out
 
     def _steps(self, heads, lengths, first_step, state, seed: int) -> pd.DataFrame:
         """Events of every entity from step `first_step[i]` to `lengths[i] - 1`, one step for all at once: each
@@ -348,10 +334,6 @@ def fit_sequences(
     for name in table_context:  # each event learned given its entity's context-table row
         table[name] = frame[entity].map(context.set_index(entity)[name]).to_numpy()
     table = table[[*table_context, *constant, *moving]]
-    began = pd.Series(clock).groupby(keys, sort=False).transform("first").to_numpy()
-    table[FIRST] = began
-    if is_date:
-        table[FIRST_DAY] = _day_of_year(began)
     table[POSITION] = np.minimum(position, MAX_POSITION)
     table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
     table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
@@ -376,10 +358,6 @@ def fit_sequences(
     return SequenceModel(
         entity, time, constant, moving, entity_model, event_model, spec, key_dtype, manifest, table_context, smooth
     )
-
-
-def _day_of_year(seconds: np.ndarray) -> np.ndarray:
-    return pd.to_datetime(np.asarray(seconds, dtype="float64"), unit="s").dayofyear.to_numpy()
 
 
 def _smooth(frame: pd.DataFrame, columns: list[str], entity: str) -> dict[str, dict]:
