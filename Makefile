@@ -55,6 +55,7 @@ bench: $(BENCH_STAMP) $(SN_STAMP)
 	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/bench_argn.py
 	$(BIN)/python benchmarks/bench_dp.py
+	$(BIN)/python benchmarks/bench_sequences.py
 
 clean:
 	rm -rf $(VENV) $(SN_VENV) privsynth-demo .pytest_cache
