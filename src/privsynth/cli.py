@@ -224,6 +224,7 @@ def fit(
     import privsynth as ps
     from privsynth.engines import ENGINES
 
+    entity, time_column = _history_columns(schema, entity, time_column)
     engine = engine or ("argn" if entity is not None else "copula")
     if engine not in ENGINES:
         raise PrivsynthError(f"unknown engine {engine!r}: choose one of {', '.join(sorted(ENGINES))}")
@@ -250,11 +251,13 @@ def fit(
             raise PrivsynthError("--context (one row per entity) goes with --entity and --time")
         entities = _read(context, None, encoding) if context is not None else None
         if entity is not None:
-            if schema is not None or private:
-                raise PrivsynthError("--entity/--time (experimental) takes neither --schema nor --epsilon yet")
+            if private:
+                raise PrivsynthError("histories (--entity/--time) cannot be fitted with differential privacy yet")
             step("fitting the entity and event models")
             params.pop("ledger", None)
-            model = ps.fit_sequences(frame, entity, time_column, context=entities, engine=engine, seed=seed, **params)
+            model = ps.fit_sequences(
+                frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
+            )
         else:
             model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
@@ -285,6 +288,21 @@ def fit(
             f"  differential privacy: epsilon {privacy['epsilon_spent']:.4g} spent of {privacy['epsilon_budget']:g}, "
             f"delta {privacy['delta']:g} (noise from OS entropy: refitting gives a different model)"
         )
+
+
+def _history_columns(schema, entity, time_column) -> tuple[str | None, str | None]:
+    """--entity/--time, or the schema file's `history:` declaration (the flags must agree with it)."""
+    if schema is None:
+        return entity, time_column
+    from privsynth.schema import load_yaml
+
+    declared = load_yaml(schema).history
+    if declared is None:
+        return entity, time_column
+    for flag, given, stated in (("--entity", entity, declared.entity), ("--time", time_column, declared.time)):
+        if given is not None and given != stated:
+            raise PrivsynthError(f"{flag} {given} differs from the schema file's history ({stated})")
+    return declared.entity, declared.time
 
 
 @app.command()
@@ -431,6 +449,8 @@ def continue_(
         frame = _read(history, None, encoding)
         step("generating")
         added = model.continue_histories(frame, events=events, seed=seed)
+        parent, _ = input_parent(catalog, history, None, frame)  # what `reproduce` reads the histories back from
+        added.attrs[ORIGIN]["parents"].append({**parent, "role": "history"})
         where, manifest = write_output(added, output, table=table, fmt=fmt)
         record_output(catalog, manifest, output, "continue", table=table, model=model_path, history=history)
     out.print(f"wrote {len(added):,} new events of {added.iloc[:, 0].nunique():,} histories -> {where}")
@@ -648,6 +668,7 @@ def demo(
 
 from privsynth import cli_augment, cli_governance  # noqa: E402, F401  (register their commands on `app`)
 from privsynth.cli_governance import (  # noqa: E402
+    input_parent,
     open_catalog,
     record_demo,
     record_evaluation,

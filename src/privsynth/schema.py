@@ -113,8 +113,19 @@ class Settings(BaseModel):
     constraints: list[Constraint] = []  # rules every sampled row obeys (privsynth.augment.constraints)
 
 
+class History(BaseModel):
+    """An event table's declaration (many rows per entity): the entity key and the time or order column.
+    `privsynth fit EVENTS --schema FILE` then learns whole histories, as with --entity/--time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entity: str
+    time: str
+
+
 class SchemaFile(Settings):
     version: int = 1
+    history: History | None = None
     columns: list[ColumnOverride] = []
 
 

@@ -3,7 +3,8 @@
 `privsynth fit EVENTS --entity KEY --time TIME [--context ENTITIES]` / `fit_sequences`;
 `privsynth sample MODEL -n ENTITIES [--condition CONTEXT=VALUE]` / `SequenceModel.sample` (`sample_tables`
 with a context table); `privsynth continue MODEL HISTORY [--events N]` / `SequenceModel.continue_histories`.
-Not yet: differential privacy and `reproduce` for history models. The model file nests the two table models
+A schema file may declare the history (`history: {entity: KEY, time: TIME}`) and override its columns' kinds
+and identifier policies. Not yet: differential privacy for history models. The model file nests the two table models
 (their own checksummed zips) beside `sequence.json`.
 
 Built on the table engines rather than beside them, as two models:
@@ -74,8 +75,13 @@ class SequenceModel:
 
     @property
     def all_context(self) -> list[str]:
-        """Every entity-level column the event model conditions on."""
-        return [*self.table_context, *self.context]
+        """Every entity-level column the event model conditions on (not those a schema file keeps out of
+        learning, e.g. a dropped or faked identifier)."""
+        learned = self._learned()
+        return [name for name in [*self.table_context, *self.context] if name in learned]
+
+    def _learned(self) -> set[str]:
+        return {codec.name for codec in self.event_model.encoder.codecs}
 
     def save(self, path) -> Path:
         """One model file: manifest.json, sequence.json and the two table models nested (no pickle)."""
@@ -147,7 +153,8 @@ class SequenceModel:
         has a context table; their values condition the continuation). `events` new events per entity; by default
         each history's total length is drawn from the entity model given its context and its length so far.
         Only the new events are returned, in the events' columns, ordered by entity and time."""
-        need = [self.entity, self.time, *self.all_context, *self.events]
+        learned = self._learned()
+        need = [self.entity, self.time, *self.all_context, *(name for name in self.events if name in learned)]
         missing = [c for c in need if c not in history.columns]
         if missing:
             raise InputError(f"the history to continue lacks column(s) {', '.join(map(repr, missing))}")
@@ -168,7 +175,7 @@ class SequenceModel:
         state = _State.new(len(known), self.events, clock[last])
         second = frame.groupby(self.entity, sort=False).nth(-2)  # entities with one event have none
         where = pd.Series(np.arange(len(last)), index=frame.loc[last, self.entity].to_numpy())
-        for name in self.events:
+        for name in (name for name in self.events if name in learned):
             state.previous[name][:] = frame.loc[last, name].to_numpy(dtype=object)
             state.before[name][where[second[self.entity]].to_numpy()] = second[name].to_numpy(dtype=object)
         gaps = pd.Series(clock).groupby(frame[self.entity].to_numpy(), sort=False).diff().to_numpy()
@@ -196,7 +203,7 @@ class SequenceModel:
     def _when(self, context: pd.DataFrame, firsts: np.ndarray) -> pd.DataFrame:
         """The context plus the season each history began in, when the event model learned it (else as is)."""
         out = context.reset_index(drop=True).copy()
-        if SEASON in {codec.name for codec in self.event_model.encoder.codecs}:
+        if SEASON in self._learned():
             out[SEASON] = _day_of_year(firsts)
         return out
 
@@ -206,7 +213,7 @@ class SequenceModel:
         todo = lengths - first_step
         rounds = int(todo.max()) if todo.size and todo.max() > 0 else 0
         step_seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=max(rounds, 1))
-        learned = {codec.name for codec in self.event_model.encoder.codecs}
+        learned = self._learned()
         dated = PREVIOUS + CLOCK in learned
         rows = []
         for j in range(rounds):
@@ -215,8 +222,9 @@ class SequenceModel:
             fixed = heads.iloc[active].reset_index(drop=True)
             fixed[POSITION] = np.minimum(t, MAX_POSITION)
             fixed[LEFT] = np.minimum(lengths[active] - t - 1, MAX_POSITION)
-            for name in self.events:
-                fixed[PREVIOUS + name] = self._known(PREVIOUS + name, state.previous[name][active])
+            for name in self.events:  # columns the schema keeps out of learning (a dropped one) give no condition
+                if PREVIOUS + name in learned:
+                    fixed[PREVIOUS + name] = self._known(PREVIOUS + name, state.previous[name][active])
             for name in self.smooth:
                 change = state.previous[name][active].astype("float64") - state.before[name][active].astype("float64")
                 fixed[CHANGE + name] = change
@@ -230,7 +238,8 @@ class SequenceModel:
             state.last_gap[active] = np.where(t > 0, gap, np.nan)
             for name in self.events:
                 state.before[name][active] = state.previous[name][active]
-                state.previous[name][active] = drawn[name].to_numpy(dtype=object)
+                if name in drawn:
+                    state.previous[name][active] = drawn[name].to_numpy(dtype=object)
             drawn.index = active
             drawn["__row"], drawn["__t"], drawn["__clock"] = active, t, state.now[active]
             rows.append(drawn)
@@ -245,10 +254,12 @@ class SequenceModel:
         rows = events["__row"].to_numpy(dtype=int)
         out = pd.DataFrame({self.entity: np.asarray(keys)[rows]})
         out[self.time] = dates.restore(self.time_spec, events["__clock"].to_numpy(dtype="float64")).to_numpy()
-        for name in context:
-            out[name] = heads[name].to_numpy()[rows]
+        for name in context:  # a column the schema drops is not written
+            if name in heads:
+                out[name] = heads[name].to_numpy()[rows]
         for name in self.events:
-            out[name] = events[name].to_numpy()
+            if name in events:
+                out[name] = events[name].to_numpy()
         return out.reset_index(drop=True)
 
     def _origin(self, params: dict) -> dict:
@@ -301,12 +312,16 @@ def fit_sequences(
     engine: str = "argn",
     entity_engine: str = "copula",
     seed: int = 0,
+    schema=None,
     **params,
 ) -> SequenceModel:
     """Learn the histories in `events` (one row per event; `entity` the key, `time` a time or order column).
     `context` (optional) is a table with one row per entity, keyed by the same `entity` column (customers of
     transactions); its entities may have no events, and every event is learned given its entity's context.
-    `params` go to the event model's engine (e.g. max_epochs for argn). The inputs are never modified."""
+    `schema` (a schema file's path, SchemaFile or its dict) overrides what is inferred of the columns, e.g. an
+    identifier policy; its overrides go to the entity and event models by column (an event column's also to its
+    previous value). `params` go to the event model's engine (e.g. max_epochs for argn). The inputs are never
+    modified."""
     import privsynth as ps
 
     for name in (entity, time):
@@ -362,15 +377,59 @@ def fit_sequences(
         table[PREVIOUS + CLOCK] = pd.Series(np.mod(clock, DAY)).groupby(keys, sort=False).shift(1).to_numpy()
     from privsynth.governance import manifest as manifests
 
+    given = _schema_file(schema, [*events.columns, *(context.columns if context is not None else [])])
+    for_entities, for_events = _split_schema(given, [entity, time], list(heads.columns), list(table.columns))
+    if given is not None:
+        params["schema"] = given.model_dump(mode="json", exclude_none=True)  # recorded: `reproduce` refits with it
+    engine_params = {k: v for k, v in params.items() if k != "schema"}
     with manifests.pinned(created=manifests.created_now()):  # one creation time for the model and both parts
-        entity_model = ps.fit(heads, entity_engine, seed=seed)
-        event_model = ps.fit(table, engine, seed=seed, **params)
+        entity_model = ps.fit(heads, entity_engine, seed=seed, schema=for_entities)
+        event_model = ps.fit(table, engine, seed=seed, schema=for_events, **engine_params)
         manifest = _manifest(
             events, context, entity, time, engine, entity_engine, seed, params, entity_model, event_model
         )
     key_dtype = str(events[entity].dtype)
     return SequenceModel(
         entity, time, constant, moving, entity_model, event_model, spec, key_dtype, manifest, table_context, smooth
+    )
+
+
+def _schema_file(schema, columns: list):
+    """The schema file given to a history fit (path, SchemaFile, its dict or None), every named column checked."""
+    from pydantic import ValidationError
+
+    from privsynth.errors import SchemaError
+    from privsynth.schema import SchemaFile, _unknown, load_yaml
+
+    if schema is None:
+        return None
+    if isinstance(schema, dict):
+        try:
+            schema = SchemaFile.model_validate(schema)
+        except ValidationError as exc:
+            raise SchemaError(str(exc).splitlines()[0]) from None
+    elif not isinstance(schema, SchemaFile):
+        schema = load_yaml(schema, columns)
+    unknown = [_unknown(c.name, columns) for c in schema.columns if c.name not in set(map(str, columns))]
+    if unknown:
+        raise SchemaError(unknown)
+    return schema
+
+
+def _split_schema(schema, skipped: list[str], entity_columns: list[str], event_columns: list[str]):
+    """(entity model's, event model's) schema files: the table-wide settings for both, each column's override
+    where that column is learned (an event column's also for its previous value), constraints with the events.
+    The key and time columns' entries are not passed on (the history model handles them itself)."""
+    if schema is None:
+        return None, None
+    columns = [c for c in schema.columns if c.name not in skipped]
+    settings = schema.model_dump(exclude={"columns", "constraints", "history"})
+    mine = [c for c in columns if c.name in entity_columns]
+    theirs = [c for c in columns if c.name in event_columns]
+    theirs += [c.model_copy(update={"name": PREVIOUS + c.name}) for c in columns if PREVIOUS + c.name in event_columns]
+    return (
+        type(schema)(**settings, columns=mine),
+        type(schema)(**settings, columns=theirs, constraints=schema.constraints),
     )
 
 

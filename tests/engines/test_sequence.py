@@ -210,6 +210,12 @@ def test_context_and_continue_from_the_command_line(cards, tmp_path, run_cli):
     assert done.code == 0, done.stderr
     more = pd.read_csv(tmp_path / "more.csv")
     assert more.groupby("card_id").size().eq(2).all() and set(more.card_id) == set(history.card_id)
+    assert {"model", "history"} <= {p["role"] for p in read_manifest(tmp_path / "more.csv")["parents"]}
+    again = run_cli("reproduce", tmp_path / "more.csv")  # the histories were recorded in the catalog
+    assert again.code == 0 and "byte-identical" in again.stdout, (again.stdout, again.stderr)
+    history.iloc[1:].to_csv(tmp_path / "other.csv", index=False)  # not the histories it continued
+    again = run_cli("reproduce", tmp_path / "more.csv", "--source", tmp_path / "other.csv")
+    assert again.code == 2 and "not the recorded history" in again.stderr
     bad = run_cli("continue", model, tmp_path / "purchases.csv", "-o", tmp_path / "x.csv")
     assert bad.code == 2 and "lacks column" in bad.stderr
     bad = run_cli("fit", tmp_path / "purchases.csv", "--context", tmp_path / "cards.csv", "-o", tmp_path / "y.psm")
@@ -244,3 +250,40 @@ def test_seasonal_readings_know_the_season_their_history_began_in(storms):
     noise = pd.DataFrame({"e": np.repeat(np.arange(30), 5), "x": rng.normal(size=150)})
     noise_began = np.repeat(rng.uniform(0, 365 * 86400, size=30), 5)
     assert not _seasonal(noise, ["x"], "e", noise_began)
+
+
+def test_schema_file_declares_the_history_and_its_columns(storms, tmp_path, run_cli):
+    """A schema file's `history:` makes `fit` learn histories without --entity/--time; its column entries reach
+    both models (a dropped column is neither learned nor written); the refit reproduces byte for byte."""
+    from privsynth.governance.output import read_manifest
+
+    data = tmp_path / "storms.csv"
+    storms.head(3000).to_csv(data, index=False)
+    schema = tmp_path / "storms.yaml"
+    schema.write_text("history:\n  entity: storm\n  time: time\ncolumns:\n  - name: status\n    policy: drop\n")
+    model = tmp_path / "m.psm"
+    done = run_cli("fit", data, "--schema", schema, "--max-epochs", "3", "-o", model)
+    assert done.code == 0, done.stderr
+    assert "fitted histories of" in done.stdout
+    manifest = read_manifest(model)
+    assert manifest["engine"]["params"]["events"] == "argn"  # the history default, as with --entity
+    assert manifest["engine"]["params"]["schema"]["columns"] == [{"name": "status", "policy": "drop"}]
+    done = run_cli("sample", model, "-n", "20", "-o", tmp_path / "s.csv", "--seed", "1")
+    assert done.code == 0, done.stderr
+    synthetic = pd.read_csv(tmp_path / "s.csv")
+    assert list(synthetic.columns) == ["storm", "time", "lat", "long", "wind", "pressure"]
+    assert synthetic.storm.nunique() == 20
+    again = run_cli("reproduce", model)
+    assert again.code == 0 and "byte-identical" in again.stdout, (again.stdout, again.stderr)
+    done = run_cli("continue", model, tmp_path / "s.csv", "--events", "1", "-o", tmp_path / "more.csv")
+    assert done.code == 0, done.stderr  # a history without the dropped column can be continued
+    assert pd.read_csv(tmp_path / "more.csv").groupby("storm").size().eq(1).all()
+    bad = run_cli("fit", data, "--schema", schema, "--entity", "lat", "-o", tmp_path / "x.psm")
+    assert bad.code == 2 and "--entity lat differs from the schema file's history (storm)" in bad.stderr
+    schema.write_text("history:\n  entity: storm\n  time: time\ncolumns:\n  - name: stauts\n    policy: drop\n")
+    bad = run_cli("fit", data, "--schema", schema, "-o", tmp_path / "x.psm")
+    assert bad.code == 2 and "'stauts' in the schema file is not in the data" in bad.stderr
+    schema.write_text("history:\n  entity: storm\n")
+    bad = run_cli("fit", data, "--schema", schema, "-o", tmp_path / "x.psm")
+    assert bad.code == 2 and "history.time" in bad.stderr
+    assert not (tmp_path / "x.psm").exists()

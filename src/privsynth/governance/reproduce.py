@@ -48,7 +48,14 @@ def reproduce(
         raise InputError(
             f"{target} was made with values its manifest could not record (per-row conditions): not reproducible"
         )
-    runner = {"fit": _fit, "sample": _sample, "augment": _augment, "perturb": _perturb, "simulate": _simulate}
+    runner = {
+        "fit": _fit,
+        "sample": _sample,
+        "continue": _continue,
+        "augment": _augment,
+        "perturb": _perturb,
+        "simulate": _simulate,
+    }
     if command not in runner:
         raise InputError(f"{target}: cannot reproduce a {command or manifest.get('kind')!r} artifact")
     notes = _version_notes(manifest)
@@ -201,6 +208,17 @@ def _sample(manifest, params, again: Path, inputs: _Inputs) -> None:
         frame.attrs["privsynth_origin"]["operation"]["params"].update(conditions=None, fair=fair)
         frame.attrs["privsynth_origin"]["operation"]["params"].pop("reproducible", None)
     write(frame, again)
+
+
+def _continue(manifest, params, again: Path, inputs: _Inputs) -> None:
+    """Continued histories: the same model continues the recorded history table (checked by its id)."""
+    from privsynth.governance.output import ORIGIN, write
+
+    model = inputs.model_for(manifest)
+    history = inputs.table(manifest, "history")
+    added = model.continue_histories(history, events=params.get("events"), seed=params["seed"])
+    added.attrs[ORIGIN]["parents"].append(inputs.parent(manifest, "history"))
+    write(added, again)
 
 
 def _augment(manifest, params, again: Path, inputs: _Inputs) -> None:
