@@ -383,12 +383,14 @@ def fit(
     return Model(schema_obj, encoder, fitted, manifest, _extras(data, schema_obj))
 
 
-def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callable[[str], None], ledger) -> Model:
+def _fit_private(
+    data: pd.DataFrame, engine_obj, schema, seed: int, step: Callable[[str], None], ledger, groups=None
+) -> Model:
     """The DP pipeline: every column fact from the public schema file, cells of its public domain, an engine
     whose noise comes from OS entropy. Nothing measured from the data outside the engine's mechanisms is
     kept: no fingerprint (a hash of the records would single out the last unknown one), no row count, no
     replacement state for unlearned columns."""
-    from privsynth.privacy.accountant import rho_for
+    from privsynth.privacy.accountant import curve_of_record, rho_for
     from privsynth.privacy.domain import PublicEncoder, public_schema
     from privsynth.privacy.ledger import Ledger
 
@@ -418,7 +420,8 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
         encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins or PublicEncoder.default_bins)
         encoded = encoder.encode(data, schema_obj, encode_rng)
         step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
-        fitted = engine_obj.fit(encoded, engine_rng, progress=step)
+        unit = {} if groups is None else {"groups": groups}  # histories: an entity's rows are one unit (argn)
+        fitted = engine_obj.fit(encoded, engine_rng, progress=step, **unit)
     except BaseException:
         if book is not None:
             book.release(source_id, token)
@@ -444,7 +447,8 @@ def _fit_private(data: pd.DataFrame, engine_obj, schema, seed: int, step: Callab
     }
     # the source's id is a hash of the records: withheld like the fingerprint (the catalog keeps the link)
     if book is not None:
-        after = book.settle(source_id, token, fitted.privacy["rho_spent"], created=manifest["created"])
+        curve = curve_of_record(fitted.privacy)  # DP-SGD: its Rényi curve, not a zCDP rho
+        after = book.settle(source_id, token, fitted.privacy["rho_spent"], curve, created=manifest["created"])
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
     manifest = _governed(manifest, schema_obj, engine_obj.name, [])
     return Model(schema_obj, encoder, fitted, manifest, {})

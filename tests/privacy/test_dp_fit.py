@@ -279,3 +279,21 @@ def test_dp_models_obey_declared_constraints(cps, tmp_path):
     path.write_text(yaml.safe_dump(schema))
     with pytest.raises(SchemaError, match="list the allowed combinations"):
         ps.fit(cps[0], engine="mst", schema=path, epsilon=1.0)
+
+
+@pytest.mark.slow
+def test_dp_sgd_fits_count_in_the_ledger(cps, schema_path, tmp_path):
+    """DP-SGD is not zCDP: its Rényi curve is what the ledger books (it once booked rho 0, i.e. nothing)."""
+    from privsynth.privacy.ledger import Ledger
+
+    book = tmp_path / "budget.json"
+    train = cps[0].iloc[:1000]
+    model = ps.fit(train, engine="argn", schema=schema_path, seed=0, epsilon=2.0, dp_epochs=1, ledger=book)
+    spent = model.manifest["privacy"]["epsilon_spent"]
+    after = model.manifest["privacy"]["ledger"]["source_epsilon_after"]
+    assert 0.5 < spent <= 2.0 and after == pytest.approx(spent, rel=1e-6)
+    [entry] = Ledger(book)._read()["sources"].values()
+    assert entry["spends"][0]["status"] == "spent" and len(entry["spends"][0]["curve"]) > 100
+    second = ps.fit(train, engine="mst", schema=schema_path, epsilon=1.0, ledger=book)
+    total = second.manifest["privacy"]["ledger"]["source_epsilon_after"]
+    assert after + 0.1 < total < after + 1.0  # composed in Rényi DP: more than either, less than the sum

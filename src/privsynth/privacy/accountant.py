@@ -69,6 +69,21 @@ def exponential_rho(epsilon: float) -> float:
     return epsilon**2 / 8.0
 
 
+def curve_of_record(record: dict) -> np.ndarray | None:
+    """The Rényi curve at ORDERS of a privacy record's DP-SGD spends (rebuilt from their noise multiplier,
+    sample rate and steps with Opacus), or None when every spend is zCDP (its rho_spent says it all)."""
+    sgd = [s for s in record.get("spends", []) if s.get("renyi_curve")]
+    if not sgd:
+        return None
+    from opacus.accountants.analysis.rdp import compute_rdp
+
+    curves = [
+        compute_rdp(q=s["sample_rate"], noise_multiplier=s["noise_multiplier"], steps=s["steps"], orders=list(ORDERS))
+        for s in sgd
+    ]
+    return np.sum(np.asarray(curves, dtype=np.float64), axis=0)
+
+
 @dataclass
 class Accountant:
     """Records spends and reports the composed (epsilon, delta). `budget` is the (epsilon, delta) the fit

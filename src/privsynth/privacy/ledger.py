@@ -5,8 +5,9 @@ ledger is kept by the data custodian: in the catalog (`privsynth.governance.cata
 default, or in a JSON file when one is named (`--ledger FILE`, $PRIVSYNTH_LEDGER) or the catalog is switched
 off (then `.privsynth/budget.json`). It is keyed by the source's fingerprint (SHA-256 of its normalised
 records: the ledger never leaves the custodian, unlike model files, which never hold it). Each entry records
-the fit's zCDP cost rho; rho adds up under composition, and the total converts to (epsilon, delta) at the
-source's delta with the accountant's bound. A fit that would take the total past the source's limit (default
+the fit's zCDP cost rho, or for DP-SGD (not zCDP) its Rényi curve at the accountant's orders; rho and curves
+add up under composition, and the total converts to (epsilon, delta) at the source's delta with the
+accountant's bound. A fit that would take the total past the source's limit (default
 epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or lowers the
 limit, explicitly.
 
@@ -26,8 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from privsynth.errors import PrivsynthError
-from privsynth.privacy.accountant import epsilon_of_rho, rho_for
+from privsynth.privacy.accountant import ORDERS, epsilon_of_curve, epsilon_of_rho, rho_for
 
 DEFAULT_LIMIT = 10.0
 DEFAULT_DELTA = 1e-6
@@ -54,10 +57,15 @@ class SourceBudget:
     @property
     def epsilon(self) -> float:
         """The composed epsilon of every recorded fit, at this source's delta."""
-        return epsilon_of_rho(self.rho, self.delta)
+        return self.after(0.0)
 
     def after(self, rho: float) -> float:
-        return epsilon_of_rho(self.rho + rho, self.delta)
+        """The composed epsilon once a further rho-zCDP spend is added (Rényi curves composed exactly)."""
+        curves = [np.asarray(s["curve"], dtype=np.float64) for s in self.spends if s.get("curve") is not None]
+        if not curves:
+            return epsilon_of_rho(self.rho + rho, self.delta)
+        orders = np.asarray(ORDERS)
+        return epsilon_of_curve((self.rho + rho) * orders + np.sum(curves, axis=0), orders, self.delta)
 
 
 class Ledger:
@@ -143,12 +151,17 @@ class Ledger:
             entry["spends"].append({**spend, "id": token, "status": "reserved"})
         return token
 
-    def settle(self, sha256: str, token: str, rho: float, **facts) -> SourceBudget:
-        """A booked fit finished: record what it spent (never more than it booked)."""
+    def settle(self, sha256: str, token: str, rho: float, curve=None, **facts) -> SourceBudget:
+        """A booked fit finished: record what it spent: its zCDP rho (never more than it booked), plus the Rényi
+        curve at the accountant's ORDERS of what was not zCDP (DP-SGD), which then replaces the booking."""
         with self._locked() as body:
             for spend in _entry(body, sha256)["spends"]:
-                if spend.get("id") == token:
+                if spend.get("id") != token:
+                    continue
+                if curve is None:
                     spend.update(facts, rho=min(float(rho), float(spend["rho"])), status="spent")
+                else:
+                    spend.update(facts, rho=float(rho), curve=[float(x) for x in curve], status="spent")
         return self.source(sha256)
 
     def release(self, sha256: str, token: str) -> None:
