@@ -16,7 +16,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_readme_has_examples():
-    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 5
+    assert len(_blocks("python")) >= 1 and len(_blocks("console")) >= 3 and len(_blocks("yaml")) == 6
 
 
 def test_python_examples_run(tmp_path, monkeypatch):
@@ -31,6 +31,7 @@ def test_console_examples_run(tmp_path, monkeypatch, run_cli):
     assert run_cli("demo").code == 0
     (tmp_path / "public.yaml").write_text(_blocks("yaml")[1])  # the DP example's public schema
     (tmp_path / "scenario.yaml").write_text(_blocks("yaml")[3])  # the robustness scenario
+    (tmp_path / "purchases.yaml").write_text(_blocks("yaml")[4])  # the event table's declaration
     _card_tables(tmp_path)  # the event-history example's cards, purchases and a history to continue
     ran = 0
     for body in _blocks("console"):
@@ -80,7 +81,7 @@ def test_policy_example_is_a_valid_policy(tmp_path):
     from privsynth.evaluate.gate import load_policy
 
     path = tmp_path / "policy.yaml"
-    path.write_text(_blocks("yaml")[4])
+    path.write_text(_blocks("yaml")[5])
     policy = load_policy(path)
     assert policy.gates["dcr_share"].max == 0.55 and policy.gates["mia_auc_max"] is None
     assert policy.fail_when_not_computed

@@ -251,10 +251,9 @@ def fit(
             raise PrivsynthError("--context (one row per entity) goes with --entity and --time")
         entities = _read(context, None, encoding) if context is not None else None
         if entity is not None:
-            if private:
-                raise PrivsynthError("histories (--entity/--time) cannot be fitted with differential privacy yet")
             step("fitting the entity and event models")
-            params.pop("ledger", None)
+            if not private:
+                params.pop("ledger", None)
             model = ps.fit_sequences(
                 frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
             )
@@ -274,6 +273,7 @@ def fit(
             f"fitted histories of {frame[entity].nunique():,} {entity} values ({len(frame):,} events; context "
             f"{', '.join(model.context) or 'none'}) in {elapsed:.1f} s -> {output}"
         )
+        _print_privacy(model.manifest["privacy"], "one entity's whole history")
         return
     learned = sum(c.learned for c in model.schema.columns)
     out.print(
@@ -282,11 +282,14 @@ def fit(
     )
     for line in _treated(model.schema):
         out.print(f"  - {line}")
-    privacy = model.manifest["privacy"]
+    _print_privacy(model.manifest["privacy"], "one row")
+
+
+def _print_privacy(privacy: dict, unit: str) -> None:
     if "epsilon_spent" in privacy:
         out.print(
             f"  differential privacy: epsilon {privacy['epsilon_spent']:.4g} spent of {privacy['epsilon_budget']:g}, "
-            f"delta {privacy['delta']:g} (noise from OS entropy: refitting gives a different model)"
+            f"delta {privacy['delta']:g}, unit {unit} (noise from OS entropy: refitting gives a different model)"
         )
 
 
@@ -607,15 +610,16 @@ def budget(
     state = book.set_limit(source, limit, delta) if limit is not None else book.source(source)
     spends = Table("fitted", "engine", "epsilon", "delta", "rho", box=box.SIMPLE_HEAD)
     for spend in state.spends:
-        figures = (f"{spend['epsilon']:g}", f"{spend['delta']:g}", f"{spend['rho']:.4g}")
+        cost = "Rényi curve" if spend.get("curve") is not None else f"{spend['rho']:.4g}"  # DP-SGD: not zCDP
+        figures = (f"{spend['epsilon']:g}", f"{spend['delta']:g}", cost)
         when = spend.get("created") or ("running or crashed (booked)" if spend.get("status") == "reserved" else "?")
         spends.add_row(when, spend["engine"], *figures)
     out.print(f"source {source[:16]}… in ledger {book.path}")
     if state.spends:
         out.print(spends)
     out.print(
-        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in zCDP, at delta {state.delta:g}); "
-        f"{len(state.spends)} DP fit(s)"
+        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in zCDP / Rényi DP, at delta "
+        f"{state.delta:g}); {len(state.spends)} DP fit(s)"
     )
 
 

@@ -115,12 +115,17 @@ class Settings(BaseModel):
 
 class History(BaseModel):
     """An event table's declaration (many rows per entity): the entity key and the time or order column.
-    `privsynth fit EVENTS --schema FILE` then learns whole histories, as with --entity/--time."""
+    `privsynth fit EVENTS --schema FILE` then learns whole histories, as with --entity/--time. Differentially
+    private history fits also need `max_events` (a public cap: longer histories are cut to their first
+    max_events events) and take `constant` (the columns that never change within an entity) from here rather
+    than from the data."""
 
     model_config = ConfigDict(extra="forbid")
 
     entity: str
     time: str
+    max_events: Annotated[int, Field(ge=1)] | None = None
+    constant: list[str] = []
 
 
 class SchemaFile(Settings):

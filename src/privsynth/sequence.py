@@ -68,6 +68,8 @@ class SequenceModel:
     manifest: dict
     table_context: list[str] = field(default_factory=list)  # columns of a separate context table (--context)
     smooth: dict[str, dict] = field(default_factory=dict)  # number columns generated as steps (see `_smooth`)
+    gap_log: bool = False  # gaps learned as log(1 + gap) (DP fits: public cells over the time span)
+    time_bounds: list[float] | None = None  # DP fits: the time column's public min and max (times kept inside)
 
     @property
     def engine(self) -> str:
@@ -97,6 +99,8 @@ class SequenceModel:
             "key_dtype": self.key_dtype,
             "table_context": self.table_context,
             "smooth": self.smooth,
+            "gap_log": self.gap_log,
+            "time_bounds": self.time_bounds,
         }
         blobs = {
             "sequence.json": json.dumps(layout, indent=1).encode(),
@@ -134,6 +138,8 @@ class SequenceModel:
         if START_CLOCK in heads.columns:
             clock = np.nan_to_num(heads[START_CLOCK].to_numpy(dtype="float64"))
             starts = np.floor(starts / DAY) * DAY + np.clip(clock, 0, DAY - 1)
+        if self.time_bounds is not None:
+            starts = np.clip(starts, *self.time_bounds)
         state = _State.new(entities, self.events, starts)
         fixed = self._when(heads[self.all_context], starts)
         events = self._steps(fixed, lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
@@ -228,13 +234,16 @@ class SequenceModel:
             for name in self.smooth:
                 change = state.previous[name][active].astype("float64") - state.before[name][active].astype("float64")
                 fixed[CHANGE + name] = change
-            fixed[PREVIOUS + GAP] = state.last_gap[active]
+            fixed[PREVIOUS + GAP] = np.log1p(state.last_gap[active]) if self.gap_log else state.last_gap[active]
             if dated:
                 fixed[PREVIOUS + CLOCK] = np.where(t > 0, np.mod(state.now[active], DAY), np.nan)
             drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=fixed)
             gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0)
+            gap = np.expm1(gap) if self.gap_log else gap
             gap = np.where(t > 0, gap, 0.0)
             state.now[active] += gap
+            if self.time_bounds is not None:  # a DP model's noisy gaps may add up past the public range
+                state.now[active] = np.minimum(state.now[active], self.time_bounds[1])
             state.last_gap[active] = np.where(t > 0, gap, np.nan)
             for name in self.events:
                 state.before[name][active] = state.previous[name][active]
@@ -324,60 +333,19 @@ def fit_sequences(
     modified."""
     import privsynth as ps
 
-    for name in (entity, time):
-        if name not in events.columns:
-            raise InputError(f"no column {name!r} in the events")
-    if events[entity].isna().any():
-        raise InputError(f"the entity key {entity!r} has empty values")
-    if len(events) == 0:
-        raise InputError("the events table is empty")
+    _check_events(events, entity, time)
+    given = _schema_file(schema, [*events.columns, *(context.columns if context is not None else [])])
+    if params.get("epsilon") is not None:  # entity-level differential privacy: sequence_private
+        from privsynth.sequence_private import fit_private
+
+        return fit_private(events, entity, time, context, given, engine, entity_engine, seed, params)
     clock, spec = _seconds(events[time])
-    is_date = not (pd.api.types.is_numeric_dtype(events[time]) and not pd.api.types.is_bool_dtype(events[time]))
     if np.isnan(clock).any():
         raise InputError(f"the time column {time!r} has empty values")
-    order = np.lexsort((np.arange(len(events)), clock, events[entity].astype(str).to_numpy()))
-    frame = events.iloc[order].reset_index(drop=True)
-    clock = clock[order]
-    keys = frame[entity].to_numpy()
-    groups = frame.groupby(entity, sort=False)
-    others = [c for c in frame.columns if c not in (entity, time)]
-    constant = [c for c in others if (groups[c].nunique(dropna=False) <= 1).all()]
-    moving = [c for c in others if c not in constant]
-    heads = groups[constant].first() if constant else pd.DataFrame(index=groups.size().index)
-    heads[LENGTH] = groups.size()
-    starts = pd.Series(clock).groupby(keys, sort=False).first().to_numpy()
-    if is_date:  # readings on the hour keep starting on the hour: the time of day is a column of its own
-        heads[START], heads[START_CLOCK] = np.floor(starts / DAY) * DAY, np.mod(starts, DAY)
-    else:
-        heads[START] = starts
-    table_context: list[str] = []
-    if context is not None:
-        heads, table_context = _with_context_table(heads, context, entity, events)
-    heads = heads.reset_index(drop=True)
-    position = groups.cumcount().to_numpy()
-    length = groups[entity].transform("size").to_numpy()
-    table = frame[constant + moving].copy()
-    for name in table_context:  # each event learned given its entity's context-table row
-        table[name] = frame[entity].map(context.set_index(entity)[name]).to_numpy()
-    table = table[[*table_context, *constant, *moving]]
-    began = pd.Series(clock).groupby(keys, sort=False).transform("first").to_numpy()
-    if is_date and _seasonal(frame, moving, entity, began):
-        table[SEASON] = _day_of_year(began)
-    table[POSITION] = np.minimum(position, MAX_POSITION)
-    table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
-    table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
-    for name in moving:
-        table[PREVIOUS + name] = frame.groupby(entity, sort=False)[name].shift(1).to_numpy()
-    smooth = _smooth(frame, moving, entity)
-    for name in smooth:  # lag 1 alone gives a level, not where it was heading (a storm strengthening)
-        before = frame.groupby(entity, sort=False)[name].shift(2).to_numpy(dtype="float64", na_value=np.nan)
-        table[CHANGE + name] = table[PREVIOUS + name].to_numpy(dtype="float64", na_value=np.nan) - before
-    table[PREVIOUS + GAP] = pd.Series(table[GAP].to_numpy()).groupby(keys, sort=False).shift(1).to_numpy()
-    if is_date:  # where in the day the previous event was: gaps that return to a grid (storms' 6-hourly fixes)
-        table[PREVIOUS + CLOCK] = pd.Series(np.mod(clock, DAY)).groupby(keys, sort=False).shift(1).to_numpy()
+    parts = _prepare(events, entity, time, clock, context)
+    heads, table = parts.heads, parts.table
     from privsynth.governance import manifest as manifests
 
-    given = _schema_file(schema, [*events.columns, *(context.columns if context is not None else [])])
     for_entities, for_events = _split_schema(given, [entity, time], list(heads.columns), list(table.columns))
     if given is not None:
         params["schema"] = given.model_dump(mode="json", exclude_none=True)  # recorded: `reproduce` refits with it
@@ -390,8 +358,102 @@ def fit_sequences(
         )
     key_dtype = str(events[entity].dtype)
     return SequenceModel(
-        entity, time, constant, moving, entity_model, event_model, spec, key_dtype, manifest, table_context, smooth
+        entity,
+        time,
+        parts.constant,
+        parts.moving,
+        entity_model,
+        event_model,
+        spec,
+        key_dtype,
+        manifest,
+        parts.table_context,
+        parts.smooth,
     )
+
+
+def _check_events(events: pd.DataFrame, entity: str, time: str) -> None:
+    for name in (entity, time):
+        if name not in events.columns:
+            raise InputError(f"no column {name!r} in the events")
+    if events[entity].isna().any():
+        raise InputError(f"the entity key {entity!r} has empty values")
+    if len(events) == 0:
+        raise InputError("the events table is empty")
+
+
+@dataclass
+class _Parts:
+    """What the two models learn: `heads` one row per entity, `table` one row per event (see the module doc)."""
+
+    heads: pd.DataFrame
+    table: pd.DataFrame
+    constant: list[str]
+    moving: list[str]
+    table_context: list[str]
+    smooth: dict
+    owners: np.ndarray  # each event's entity, 0..entities-1 (the privacy unit under DP)
+
+
+def _prepare(
+    events: pd.DataFrame,
+    entity: str,
+    time: str,
+    clock: np.ndarray,
+    context: pd.DataFrame | None,
+    constant: list[str] | None = None,
+    private: bool = False,
+) -> _Parts:
+    """The entity and event tables. `constant`: the columns constant within an entity (default: those that are);
+    `private`: nothing decided from the data (no smooth or seasonal columns) and gaps learned as log(1 + gap)."""
+    is_date = not (pd.api.types.is_numeric_dtype(events[time]) and not pd.api.types.is_bool_dtype(events[time]))
+    order = np.lexsort((np.arange(len(events)), clock, events[entity].astype(str).to_numpy()))
+    frame = events.iloc[order].reset_index(drop=True)
+    clock = clock[order]
+    keys = frame[entity].to_numpy()
+    groups = frame.groupby(entity, sort=False)
+    others = [c for c in frame.columns if c not in (entity, time)]
+    if constant is None:
+        constant = [c for c in others if (groups[c].nunique(dropna=False) <= 1).all()]
+    moving = [c for c in others if c not in constant]
+    heads = groups[constant].first() if constant else pd.DataFrame(index=groups.size().index)
+    heads[LENGTH] = groups.size()
+    starts = pd.Series(clock).groupby(keys, sort=False).first().to_numpy()
+    if is_date:  # readings on the hour keep starting on the hour: the time of day is a column of its own
+        heads[START], heads[START_CLOCK] = np.floor(starts / DAY) * DAY, np.mod(starts, DAY)
+    else:
+        heads[START] = starts
+    table_context: list[str] = []
+    if context is not None:
+        heads, table_context = _with_context_table(heads, context, entity, events)
+    owners = groups.ngroup().to_numpy()
+    heads = heads.reset_index(drop=True)
+    position = groups.cumcount().to_numpy()
+    length = groups[entity].transform("size").to_numpy()
+    table = frame[moving].copy()
+    for name in constant:  # the entity's value (declared constant columns may vary: the first one counts)
+        table[name] = groups[name].transform("first").to_numpy()
+    for name in table_context:  # each event learned given its entity's context-table row
+        table[name] = frame[entity].map(context.set_index(entity)[name]).to_numpy()
+    table = table[[*table_context, *constant, *moving]]
+    began = pd.Series(clock).groupby(keys, sort=False).transform("first").to_numpy()
+    if is_date and not private and _seasonal(frame, moving, entity, began):
+        table[SEASON] = _day_of_year(began)
+    table[POSITION] = np.minimum(position, MAX_POSITION)
+    table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
+    table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
+    if private:
+        table[GAP] = np.log1p(np.maximum(table[GAP].to_numpy(dtype="float64"), 0.0))
+    for name in moving:
+        table[PREVIOUS + name] = groups[name].shift(1).to_numpy()
+    smooth = {} if private else _smooth(frame, moving, entity)
+    for name in smooth:  # lag 1 alone gives a level, not where it was heading (a storm strengthening)
+        before = groups[name].shift(2).to_numpy(dtype="float64", na_value=np.nan)
+        table[CHANGE + name] = table[PREVIOUS + name].to_numpy(dtype="float64", na_value=np.nan) - before
+    table[PREVIOUS + GAP] = pd.Series(table[GAP].to_numpy()).groupby(keys, sort=False).shift(1).to_numpy()
+    if is_date:  # where in the day the previous event was: gaps that return to a grid (storms' 6-hourly fixes)
+        table[PREVIOUS + CLOCK] = pd.Series(np.mod(clock, DAY)).groupby(keys, sort=False).shift(1).to_numpy()
+    return _Parts(heads, table, constant, moving, table_context, smooth, owners)
 
 
 def _schema_file(schema, columns: list):
@@ -564,6 +626,8 @@ def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:
             manifest,
             layout.get("table_context", []),
             layout.get("smooth", {}),
+            layout.get("gap_log", False),
+            layout.get("time_bounds"),
         )
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"model file {label} cannot be read: {exc}") from None

@@ -287,3 +287,107 @@ def test_schema_file_declares_the_history_and_its_columns(storms, tmp_path, run_
     bad = run_cli("fit", data, "--schema", schema, "-o", tmp_path / "x.psm")
     assert bad.code == 2 and "history.time" in bad.stderr
     assert not (tmp_path / "x.psm").exists()
+
+
+def _public_storms(storms: pd.DataFrame, **history) -> dict:
+    """A public schema of dplyr::storms: domains anyone could state (the categories from the data's codebook)."""
+    return {
+        "history": {"entity": "storm", "time": "time", **history},
+        "columns": [
+            {"name": "time", "kind": "datetime", "min": "1975-01-01", "max": "2023-01-01"},
+            {"name": "lat", "kind": "numeric", "min": 0, "max": 70},
+            {"name": "long", "kind": "numeric", "min": -140, "max": 20},
+            {"name": "status", "kind": "categorical", "categories": sorted(storms.status.unique())},
+            {"name": "wind", "kind": "integer", "min": 0, "max": 200},
+            {"name": "pressure", "kind": "integer", "min": 850, "max": 1050},
+        ],
+    }
+
+
+@pytest.mark.slow
+def test_differentially_private_histories(storms, tmp_path):
+    """epsilon-DP per entity: the budget split between the models and composed, nothing of the records kept in
+    the model file, the ledger books the fit, histories cut to max_events and times kept in the public range."""
+    import privsynth as ps
+    from privsynth.errors import SchemaError
+    from privsynth.privacy.ledger import Ledger
+
+    some = storms[storms.storm.isin(sorted(storms.storm.unique())[:120])]
+    before = some.copy()
+    schema = _public_storms(storms, max_events=40)
+    book = tmp_path / "budget.json"
+    model = fit_sequences(some, "storm", "time", schema=schema, epsilon=3.0, dp_epochs=1, ledger=book, seed=0)
+    pd.testing.assert_frame_equal(some, before)  # the input untouched
+    privacy = model.manifest["privacy"]
+    assert privacy["guarantee"] == "differential privacy" and "one entity" in privacy["definition"]
+    assert 0 < privacy["epsilon_spent"] <= 3.0 and set(privacy["parts"]) == {"entities", "events"}
+    assert privacy["parts"]["entities"]["epsilon_budget"] == pytest.approx(0.75)  # ENTITY_SHARE of 3
+    assert model.manifest["source"]["sha256"] is None and model.manifest["parents"] == []
+    assert model.smooth == {} and model.gap_log  # nothing decided by looking at the data
+    [entry] = Ledger(book)._read()["sources"].values()
+    assert entry["spends"][0]["status"] == "spent" and entry["spends"][0]["curve"]
+    assert privacy["ledger"]["source_epsilon_after"] == pytest.approx(privacy["epsilon_spent"], rel=0.05)
+    synthetic = model.sample(200, seed=0)
+    assert list(synthetic.columns) == list(storms.columns) and not set(synthetic.storm) & set(storms.storm)
+    assert synthetic.groupby("storm").size().max() <= 40
+    assert synthetic.time.between(pd.Timestamp("1975-01-01"), pd.Timestamp("2023-01-01")).all()
+    assert (synthetic.groupby("storm").time.diff().dropna() >= pd.Timedelta(0)).all()
+    assert synthetic.status.dropna().isin(set(storms.status)).all() and synthetic.wind.dropna().between(0, 200).all()
+    statement = ps.evaluate(some, synthetic, model=model).to_dict()["guarantee"]["statement"]
+    assert "-differential privacy (mst + dp-sgd engine; the unit is one entity's whole history" in statement
+    again = ps.load(model.save(tmp_path / "dp.psm"))
+    pd.testing.assert_frame_equal(again.sample(30, seed=1), model.sample(30, seed=1))
+    with pytest.raises(SchemaError, match=r"history\.max_events"):
+        fit_sequences(some, "storm", "time", schema=_public_storms(storms), epsilon=1.0, ledger=False)
+    with pytest.raises(SchemaError, match="public schema file"):
+        fit_sequences(some, "storm", "time", epsilon=1.0, ledger=False)
+    bounded = _public_storms(storms, max_events=40)
+    bounded["columns"] = bounded["columns"][1:]  # no public range for the time column
+    with pytest.raises(SchemaError, match="min and max"):
+        fit_sequences(some, "storm", "time", schema=bounded, epsilon=1.0, ledger=False)
+    undeclared = _public_storms(storms, max_events=40)
+    undeclared["columns"] = undeclared["columns"][:-1]  # pressure's domain left out
+    with pytest.raises(SchemaError, match="'pressure'"):
+        fit_sequences(some, "storm", "time", schema=undeclared, epsilon=1.0, ledger=False)
+
+
+def test_dp_sgd_groups_are_never_split():
+    """Per-entity clipping needs each chosen entity's rows together in one part, each row exactly once."""
+    from privsynth.engines.argn.private import _members, _parts
+
+    groups = np.repeat([3, 0, 2, 1, 4], [5, 300, 1, 40, 2])
+    members = _members(groups, len(groups))
+    assert [len(m) for m in members] == [300, 40, 1, 5, 2]
+    chosen = np.array([0, 1, 3, 4])
+    parts = _parts(chosen, members, 256)
+    rows = np.concatenate([r for r, _ in parts])
+    assert sorted(rows) == sorted(np.concatenate([members[u] for u in chosen]))
+    for part_rows, owner in parts:
+        for unit in np.unique(owner.numpy()):
+            assert len(set(groups[part_rows[owner.numpy() == unit]])) == 1  # one owner is one group
+    assert sorted(np.concatenate(members)) == list(range(len(groups)))
+    assert _parts(np.array([], dtype=int), members, 256) == []
+
+
+def test_private_histories_from_the_command_line(storms, tmp_path, run_cli):
+    """fit --epsilon with a public schema declaring the history: the time column read with the stated format."""
+    import yaml
+
+    data = tmp_path / "storms.csv"
+    storms[storms.storm.isin(sorted(storms.storm.unique())[:60])].to_csv(data, index=False)
+    schema = _public_storms(storms, max_events=30)
+    schema["columns"][0]["datetime_format"] = "%Y-%m-%d %H:%M:%S"
+    (tmp_path / "public.yaml").write_text(yaml.safe_dump(schema))
+    model = tmp_path / "dp.psm"
+    done = run_cli("fit", data, "--schema", tmp_path / "public.yaml", "--epsilon", "2", "-o", model)
+    assert done.code == 0, done.stderr
+    assert "differential privacy: epsilon" in done.stdout and "unit one entity's whole history" in done.stdout
+    done = run_cli("sample", model, "-n", "10", "-o", tmp_path / "s.csv")
+    assert done.code == 0, done.stderr
+    assert pd.read_csv(tmp_path / "s.csv").time.str.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    again = run_cli("reproduce", model)
+    assert again.code == 2 and "differentially private fit cannot be reproduced" in again.stderr
+    del schema["columns"][0]["datetime_format"]
+    (tmp_path / "public.yaml").write_text(yaml.safe_dump(schema))
+    bad = run_cli("fit", data, "--schema", tmp_path / "public.yaml", "--epsilon", "2", "-o", tmp_path / "x.psm")
+    assert bad.code == 2 and "state its datetime_format" in bad.stderr and not (tmp_path / "x.psm").exists()

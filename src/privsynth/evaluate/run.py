@@ -78,7 +78,7 @@ def guarantee_of(model) -> dict:
             "epsilon": privacy["epsilon_spent"],
             "delta": privacy["delta"],
             "statement": f"({privacy['epsilon_spent']:.3g}, {privacy['delta']:g})-differential privacy "
-            f"({privacy['mechanism']} engine)",
+            f"({privacy['mechanism']} engine" + (f"; the unit is {privacy['unit']})" if privacy.get("unit") else ")"),
         }
     return {"mechanism": "none", "statement": f"{privacy['guarantee']} ({model.engine} engine)"}
 

@@ -160,7 +160,15 @@ class Argn:
             if not 0 < self.delta < 1 or self.dp_epochs < 1 or not self.max_grad_norm > 0:
                 raise ValueError("delta must be in (0, 1), dp_epochs at least 1, max_grad_norm positive")
 
-    def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None) -> FittedArgn:
+    def fit(
+        self,
+        data: Encoded,
+        rng: np.random.Generator,
+        progress: Callable[[str], None] | None = None,
+        groups: np.ndarray | None = None,
+    ) -> FittedArgn:
+        """`groups` (DP-SGD only): one integer per row; each group of rows (an entity's history) is one privacy
+        unit instead of each row."""
         import torch
 
         auto = auto_size(data.n)
@@ -170,7 +178,9 @@ class Argn:
         edges = tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
         tokens = tok.to_tokens(data.values, edges)
         if self.epsilon is not None:
-            return self._fit_private(data, tokens, size, edges, progress)
+            return self._fit_private(data, tokens, size, edges, progress, groups)
+        if groups is not None:
+            raise ValueError("groups of rows are privacy units of DP-SGD only (set epsilon)")
         with _threads(torch):
             net, log = train(
                 tokens,
@@ -187,7 +197,7 @@ class Argn:
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights, edges)
 
-    def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress) -> FittedArgn:
+    def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups) -> FittedArgn:
         import torch
 
         from privsynth.engines.argn.private import train_private
@@ -207,6 +217,7 @@ class Argn:
                 max_grad_norm=self.max_grad_norm,
                 accountant=accountant,
                 progress=progress,
+                groups=groups,
             )
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         return FittedArgn(

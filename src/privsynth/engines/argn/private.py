@@ -61,14 +61,19 @@ def train_private(
     max_grad_norm: float,
     accountant: Accountant,
     progress: Callable[[str], None] | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[ARGN, dict]:
+    """`groups` (optional, one integer per row): the privacy unit is a group of rows (an entity's whole
+    history): groups are Poisson-sampled and each group's summed gradient is clipped, so adding or removing
+    one group changes the noisy sum by at most the clip, as one row does without groups."""
     from torch.func import functional_call, grad, vmap
 
     secret = torch.Generator().manual_seed(int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1))
     torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=secret)))
     data = torch.from_numpy(tokens)
-    rows = len(data)
-    rate = min(size.batch / rows, 1.0)
+    members = None if groups is None else _members(groups, len(data))
+    units = len(data) if members is None else len(members)
+    rate = min(size.batch / units, 1.0)
     planned = epochs * max(1, math.ceil(1 / rate))
     sigma = noise_multiplier(accountant.epsilon, accountant.delta, rate, planned)
     net = ARGN(vocab, size.dim, size.hidden, dropout=0.0)
@@ -82,14 +87,17 @@ def train_private(
 
     per_row = vmap(grad(row_loss), in_dims=(None, 0, 0))
     started, taken, log = time.perf_counter(), 0, []
-    expected = rate * rows
+    expected = rate * units
     for step in range(planned):
-        chosen = torch.nonzero(torch.rand(rows, generator=secret) < rate).flatten()
+        chosen = torch.nonzero(torch.rand(units, generator=secret) < rate).flatten().numpy()
         params = {n: p.detach() for n, p in net.named_parameters()}
         summed = {n: torch.zeros_like(p) for n, p in params.items()}
-        for part in chosen.split(256):  # bounded memory: per-row gradients of at most 256 rows at once
-            batch = data[part]
+        for rows, owner in _parts(chosen, members, 256):  # bounded memory: per-row gradients of ~256 rows at once
+            batch = data[torch.from_numpy(rows)]
             grads = per_row(params, batch, random_ranks(len(batch), len(vocab), secret))
+            if owner is not None:  # one summed gradient per group: the unit that is clipped
+                units_here = int(owner.max()) + 1
+                grads = {n: torch.zeros((units_here, *g.shape[1:])).index_add_(0, owner, g) for n, g in grads.items()}
             norms = torch.sqrt(sum(grads[n].flatten(1).pow(2).sum(1) for n in names))
             factor = (max_grad_norm / (norms + 1e-12)).clamp(max=1.0)
             for n in names:
@@ -126,3 +134,37 @@ def train_private(
         "history": log,
     }
     return net, summary
+
+
+def _members(groups: np.ndarray, rows: int) -> list[np.ndarray]:
+    """The rows of each group (the privacy units)."""
+    groups = np.asarray(groups, dtype=np.int64)
+    if len(groups) != rows or (groups < 0).any():
+        raise ValueError("groups must give a non-negative integer per row")
+    order = np.argsort(groups, kind="stable")
+    counts = np.bincount(groups)
+    return [part for part in np.split(order, np.cumsum(counts)[:-1]) if len(part)]
+
+
+def _parts(chosen: np.ndarray, members: list[np.ndarray] | None, rows: int):
+    """(row indices, owning unit of each row within the part, or None when units are rows) of the chosen
+    units, in consecutive parts of about `rows` rows; a group is never split."""
+    if len(chosen) == 0:
+        return []
+    if members is None:
+        return [(part, None) for part in np.array_split(chosen, math.ceil(len(chosen) / rows))]
+    parts, current, size = [], [], 0
+    for unit in chosen.tolist():
+        current.append(unit)
+        size += len(members[unit])
+        if size >= rows:
+            parts.append(current)
+            current, size = [], 0
+    parts += [current] if current else []
+    return [
+        (
+            np.concatenate([members[u] for u in part]),
+            torch.from_numpy(np.repeat(np.arange(len(part)), [len(members[u]) for u in part])),
+        )
+        for part in parts
+    ]
