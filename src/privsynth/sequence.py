@@ -356,20 +356,7 @@ def fit_sequences(
         manifest = _manifest(
             events, context, entity, time, engine, entity_engine, seed, params, entity_model, event_model
         )
-    key_dtype = str(events[entity].dtype)
-    return SequenceModel(
-        entity,
-        time,
-        parts.constant,
-        parts.moving,
-        entity_model,
-        event_model,
-        spec,
-        key_dtype,
-        manifest,
-        parts.table_context,
-        parts.smooth,
-    )
+    return parts.model(entity, time, entity_model, event_model, spec, str(events[entity].dtype), manifest)
 
 
 def _check_events(events: pd.DataFrame, entity: str, time: str) -> None:
@@ -393,6 +380,23 @@ class _Parts:
     table_context: list[str]
     smooth: dict
     owners: np.ndarray  # each event's entity, 0..entities-1 (the privacy unit under DP)
+
+    def model(self, entity, time, entity_model, event_model, spec, key_dtype, manifest, **extra) -> SequenceModel:
+        """The fitted SequenceModel of these parts."""
+        return SequenceModel(
+            entity,
+            time,
+            self.constant,
+            self.moving,
+            entity_model,
+            event_model,
+            spec,
+            key_dtype,
+            manifest,
+            self.table_context,
+            self.smooth,
+            **extra,
+        )
 
 
 def _prepare(
@@ -578,31 +582,45 @@ def _manifest(events, context, entity, time, engine, entity_engine, seed, params
     if context is not None:  # the second real input: its own fingerprint and source id
         extra["context_source"] = fingerprint(context)
         parents.append({"id": manifests.source_id(extra["context_source"]), "role": "context", "kind": "source"})
+    lineage = {
+        "source": source,
+        "privacy": {"mechanism": "none", "guarantee": manifests.NO_GUARANTEE},
+        "rare_category_threshold": event_model.manifest.get("rare_category_threshold"),
+        "parents": parents,
+        **extra,
+    }
+    return model_manifest(entity, time, engine, entity_engine, seed, params, entity_model, event_model, lineage)
+
+
+def model_manifest(entity, time, engine, entity_engine, seed, params, entity_model, event_model, lineage) -> dict:
+    """A history model's manifest; `lineage` gives its source, privacy, rare-category threshold and parents
+    (and anything else, appended)."""
+    from privsynth.governance import manifest as manifests
+
     schemas = [m.manifest["schema_sha256"] for m in (entity_model, event_model)]
-    return manifests.with_id(
-        {
-            "format": "privsynth-model",
-            "format_version": 1,
-            "kind": "model",
-            "privsynth_version": manifests.versions()["privsynth"],
-            "created": manifests.created_now(),
-            "author": manifests.author(),
-            "engine": {
-                "name": "sequence",
-                "params": {"entity": entity, "time": time, "events": engine, "entities": entity_engine, **params},
-            },
-            "seed": seed,
-            "source": source,
-            "privacy": {"mechanism": "none", "guarantee": manifests.NO_GUARANTEE},
-            "rare_category_threshold": event_model.manifest.get("rare_category_threshold"),
-            "schema_sha256": manifests.sha256(manifests.canonical(schemas)),
-            "parents": parents,
-            "operation": {"command": "fit"},
-            "versions": manifests.versions(engine),
-            "models": {"entities": entity_model.manifest["id"], "events": event_model.manifest["id"]},
-            **extra,
-        }
-    )
+    body = {
+        "format": "privsynth-model",
+        "format_version": 1,
+        "kind": "model",
+        "privsynth_version": manifests.versions()["privsynth"],
+        "created": manifests.created_now(),
+        "author": manifests.author(),
+        "engine": {
+            "name": "sequence",
+            "params": {"entity": entity, "time": time, "events": engine, "entities": entity_engine, **params},
+        },
+        "seed": seed,
+        "source": None,
+        "privacy": None,
+        "rare_category_threshold": None,
+        "schema_sha256": manifests.sha256(manifests.canonical(schemas)),
+        "parents": [],
+        "operation": {"command": "fit"},
+        "versions": manifests.versions(engine),
+        "models": {"entities": entity_model.manifest["id"], "events": event_model.manifest["id"]},
+    }
+    body.update(lineage)  # known keys keep their place
+    return manifests.with_id(body)
 
 
 def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:

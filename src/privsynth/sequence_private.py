@@ -40,6 +40,7 @@ from privsynth.sequence import (
     START_CLOCK,
     SequenceModel,
     _prepare,
+    model_manifest,
 )
 
 ENTITY_SHARE = 0.25  # of epsilon for the entity model (one row per entity, few columns: marginals are cheap)
@@ -135,20 +136,9 @@ def fit_private(events, entity, time, context, schema, engine, entity_engine, se
         after = book.settle(source, token, entity_privacy["rho_spent"], curve, created=manifest["created"])
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
         manifest = manifests.with_id({k: v for k, v in manifest.items() if k != "id"})
-    return SequenceModel(
-        entity,
-        time,
-        parts.constant,
-        parts.moving,
-        entity_model,
-        event_model,
-        spec,
-        str(events[entity].dtype),
-        manifest,
-        parts.table_context,
-        {},
-        gap_log=True,
-        time_bounds=[low, high],
+    key_dtype = str(events[entity].dtype)
+    return parts.model(
+        entity, time, entity_model, event_model, spec, key_dtype, manifest, gap_log=True, time_bounds=[low, high]
     )
 
 
@@ -241,36 +231,16 @@ def _public(schema, columns, derived: list[dict], previous: list[str] = ()):
 
 
 def _manifest(entity, time, engine, entity_engine, seed, params, privacy, entity_model, event_model, events) -> dict:
-    from privsynth.governance import manifest as manifests
-
-    schemas = [m.manifest["schema_sha256"] for m in (entity_model, event_model)]
-    return manifests.with_id(
-        {
-            "format": "privsynth-model",
-            "format_version": 1,
-            "kind": "model",
-            "privsynth_version": manifests.versions()["privsynth"],
-            "created": manifests.created_now(),
-            "author": manifests.author(),
-            "engine": {
-                "name": "sequence",
-                "params": {"entity": entity, "time": time, "events": engine, "entities": entity_engine, **params},
-            },
-            "seed": seed,
-            "seed_scope": "sampling only: the fit's noise comes from OS entropy and is not reproducible",
-            "source": {
-                "sha256": None,
-                "rows": None,
-                "columns": int(events.shape[1]),
-                "note": "withheld under differential privacy (a hash or count of the records is not private)",
-            },
-            "privacy": privacy,
-            "rare_category_threshold": None,
-            "schema_sha256": manifests.sha256(manifests.canonical(schemas)),
-            "parents": [],
-            "operation": {"command": "fit"},
-            "versions": manifests.versions(engine),
-            "models": {"entities": entity_model.manifest["id"], "events": event_model.manifest["id"]},
-            "nonce": secrets.token_hex(8),
-        }
-    )
+    """Nothing of the records: no fingerprint, no count, no source id (the custodian's catalog keeps the link)."""
+    lineage = {
+        "seed_scope": "sampling only: the fit's noise comes from OS entropy and is not reproducible",
+        "source": {
+            "sha256": None,
+            "rows": None,
+            "columns": int(events.shape[1]),
+            "note": "withheld under differential privacy (a hash or count of the records is not private)",
+        },
+        "privacy": privacy,
+        "nonce": secrets.token_hex(8),  # two fits with equal settings differ (their noise does); not the noise
+    }
+    return model_manifest(entity, time, engine, entity_engine, seed, params, entity_model, event_model, lineage)
