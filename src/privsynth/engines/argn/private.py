@@ -73,7 +73,9 @@ def train_private(
     data = torch.from_numpy(tokens)
     members = None if groups is None else _members(groups, len(data))
     units = len(data) if members is None else len(members)
-    rate = min(size.batch / units, 1.0)
+    # rows: `batch` rows per step; groups: as many rows per step but at least 64 groups (each group's gradient is
+    # clipped to C as a whole, so a step of a few long histories would be mostly noise)
+    rate = min(size.batch / units, 1.0) if members is None else min(1.0, max(size.batch / len(data), 64 / units))
     planned = epochs * max(1, math.ceil(1 / rate))
     sigma = noise_multiplier(accountant.epsilon, accountant.delta, rate, planned)
     net = ARGN(vocab, size.dim, size.hidden, dropout=0.0)
