@@ -289,8 +289,9 @@ def _print_privacy(privacy: dict, unit: str) -> None:
     if "epsilon_spent" in privacy:
         out.print(
             f"  differential privacy: epsilon {privacy['epsilon_spent']:.4g} spent of {privacy['epsilon_budget']:g}, "
-            f"delta {privacy['delta']:g}, unit {unit} (noise from OS entropy: refitting gives a different model)"
+            f"delta {privacy['delta']:g} (noise from OS entropy: refitting gives a different model)"
         )
+        out.print(f"  the unit protected: {unit}")
 
 
 def _history_columns(schema, entity, time_column) -> tuple[str | None, str | None]:
@@ -618,8 +619,8 @@ def budget(
     if state.spends:
         out.print(spends)
     out.print(
-        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in zCDP / Rényi DP, at delta "
-        f"{state.delta:g}); {len(state.spends)} DP fit(s)"
+        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in RDP, at delta {state.delta:g}); "
+        f"{len(state.spends)} DP fit(s)"
     )
 
 

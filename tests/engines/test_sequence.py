@@ -381,7 +381,8 @@ def test_private_histories_from_the_command_line(storms, tmp_path, run_cli):
     model = tmp_path / "dp.psm"
     done = run_cli("fit", data, "--schema", tmp_path / "public.yaml", "--epsilon", "2", "-o", model)
     assert done.code == 0, done.stderr
-    assert "differential privacy: epsilon" in done.stdout and "unit one entity's whole history" in done.stdout
+    assert "differential privacy: epsilon" in done.stdout
+    assert "the unit protected: one entity's whole history" in done.stdout
     done = run_cli("sample", model, "-n", "10", "-o", tmp_path / "s.csv")
     assert done.code == 0, done.stderr
     assert pd.read_csv(tmp_path / "s.csv").time.str.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
