@@ -4,8 +4,9 @@
 `privsynth sample MODEL -n ENTITIES [--condition CONTEXT=VALUE]` / `SequenceModel.sample` (`sample_tables`
 with a context table); `privsynth continue MODEL HISTORY [--events N]` / `SequenceModel.continue_histories`.
 A schema file may declare the history (`history: {entity: KEY, time: TIME}`) and override its columns' kinds
-and identifier policies. Not yet: differential privacy for history models. The model file nests the two table models
-(their own checksummed zips) beside `sequence.json`.
+and identifier policies. With `epsilon` (and a public schema file) the fit is differentially private per
+entity: see `privsynth.sequence_private`. The model file nests the two table models (their own checksummed
+zips) beside `sequence.json`.
 
 Built on the table engines rather than beside them, as two models:
 - the entity model learns one row per entity: its number of events (0 allowed with a context table), its first
