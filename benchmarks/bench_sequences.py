@@ -55,6 +55,7 @@ DATASETS = {
 }
 TARGET_TVD = 0.05
 LARGE = 5  # length and gap TVD are judged again on LARGE x as many new entities (sampling noise mostly out)
+LARGE_DRAWS = 3  # ... in that many independent draws, the median quoted (one draw swings: 0.022-0.061 on cards)
 
 
 def load(name: str) -> Any:
@@ -201,9 +202,10 @@ def fit_child(spec: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     synthetic = sample_engine(engine, name, model, train, entities, spec["seed"])
     sample_seconds = time.perf_counter() - started
     synthetic.to_parquet(workdir / f"{name}-{engine}.parquet")
-    if not Path(workdir / f"{name}-{engine}-large.parquet").exists():  # once, not every repeat
-        large = sample_engine(engine, name, model, train, LARGE * entities, spec["seed"] + 1)
-        large.to_parquet(workdir / f"{name}-{engine}-large.parquet")
+    for draw in range(LARGE_DRAWS):
+        path = workdir / f"{name}-{engine}-large-{draw}.parquet"
+        if not path.exists():  # once, not every repeat
+            sample_engine(engine, name, model, train, LARGE * entities, spec["seed"] + 1 + draw).to_parquet(path)
     return fit_seconds, {**notes, "sample_seconds": sample_seconds, "events": len(synthetic)}
 
 
@@ -292,8 +294,17 @@ def judge_child(spec: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     else:
         synthetic = pd.read_parquet(workdir / f"{name}-{engine}.parquet")
         figures = judge(name, train, synthetic, holdout, spec["seed"], workdir / f"{name}-{engine}.qa.html")
-        large = pd.read_parquet(workdir / f"{name}-{engine}-large.parquet")
-        figures["large_length_tvd"], figures["large_gap_tvd"] = length_and_gap_tvd(name, train, large)
+        import numpy as np
+
+        draws = [
+            length_and_gap_tvd(name, train, pd.read_parquet(workdir / f"{name}-{engine}-large-{draw}.parquet"))
+            for draw in range(LARGE_DRAWS)
+        ]
+        figures["large_length_tvds"] = [d[0] for d in draws]
+        figures["large_length_tvd"] = float(np.median(figures["large_length_tvds"]))
+        gaps = [d[1] for d in draws if d[1] is not None]
+        figures["large_gap_tvds"] = gaps
+        figures["large_gap_tvd"] = float(np.median(gaps)) if gaps else None
     return time.perf_counter() - started, figures
 
 
@@ -327,8 +338,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         large = ours[f"large_{key}_tvd"]
         rows.append(
             (
-                f"{label} TVD <= {TARGET_TVD} (judged on {LARGE}x as many new entities as train has)",
-                f"{large:.4f}; with as many entities as train: {ours[f'{key}_tvd']:.4f}, where a perfect copy "
+                f"{label} TVD <= {TARGET_TVD} (judged on {LARGE}x as many new entities as train has, median of "
+                f"{LARGE_DRAWS} draws)",
+                f"{large:.4f} (draws: {', '.join(f'{v:.4f}' for v in ours.get(f'large_{key}_tvds', []))}); with as "
+                f"many entities as train: {ours[f'{key}_tvd']:.4f}, where a perfect copy "
                 f"(train resampled) scores {_num(floor.get(f'bootstrap_{key}_tvd'))} and the holdout entities "
                 f"{_num(floor.get(f'{key}_tvd'))}",
                 large <= TARGET_TVD,
@@ -443,7 +456,8 @@ def render_dataset(name: str, env: dict[str, Any], args: argparse.Namespace, dat
         "Columns: fit = wall time of the fit alone (data in memory, modules imported; PAR's calibration fits not "
         "counted); sample = time to generate as many entities as train has. Judged against the training "
         f"histories: length / gap TVD over 10 quantile bins of both samples pooled (again on {LARGE}x as many new "
-        "entities, where the synthetic sample's own noise is small); hour TVD over the 24 hours; "
+        f"entities, where the synthetic sample's own noise is small: the median of {LARGE_DRAWS} draws); "
+        "hour TVD over the 24 hours; "
         "lag-1 AC diff = mean over numeric columns of |real - synthetic| per-entity lag-1 autocorrelation; "
         "event / entity accuracy = 1 - mean TVD of binned columns (univariate) and pairs (bivariate), on event "
         "rows (entity key left out) and on one row per entity (length, per-entity means, first categories); "
