@@ -14,7 +14,9 @@ Built on the table engines rather than beside them, as two models:
 - the event model (argn by default: any-order, so it samples given any fixed columns) learns each event
   given the entity's context, its position from the start and from the end of the history, the gap to the
   previous event (in seconds for dates), the previous event's own columns and, for numbers that move by small
-  steps (a storm's wind), their previous change.
+  steps (a storm's wind), their previous change. Dated events at irregular gaps (more distinct gaps than argn
+  has exact tokens: card purchases) also learn their own time of day, and each drawn gap is moved onto it:
+  a clock summed from binned gaps would spread the hours out (cards: hour-of-day TVD 0.105 -> 0.031).
 Generation draws new entities (fresh keys, never real ones), then their events step by step: at step t every
 entity with more than t events gets one event conditioned on its context, position and previous event; the
 times are the first time plus the running sum of the gaps, written back in the time column's own format.
@@ -41,6 +43,7 @@ SEASON = "__start day of year"  # seasonal data only: every event knows the seas
 SEASONAL_SHARE = 0.25  # share of an event column's variance between entities explained by the start month
 DAY = 86400.0
 CLOCK = "time of day"
+WHEN = "__time of day"  # irregular dated gaps: each event's own time of day, the gap moved to reach it
 PREVIOUS = "__previous "
 CHANGE = "__previous change "  # smooth numbers: the previous event's change (where a storm was heading)
 SMOOTH_CORRELATION = 0.8  # lag-1 correlation from which a number column's last change is learned
@@ -222,6 +225,7 @@ class SequenceModel:
         step_seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=max(rounds, 1))
         learned = self._learned()
         dated = PREVIOUS + CLOCK in learned
+        calendar = WHEN in learned
         rows = []
         for j in range(rounds):
             active = np.flatnonzero(todo > j)
@@ -238,9 +242,13 @@ class SequenceModel:
             fixed[PREVIOUS + GAP] = np.log1p(state.last_gap[active]) if self.gap_log else state.last_gap[active]
             if dated:
                 fixed[PREVIOUS + CLOCK] = np.where(t > 0, np.mod(state.now[active], DAY), np.nan)
+            if calendar:  # a first event happens at its history's start time
+                fixed[WHEN] = np.where(t == 0, np.mod(state.now[active], DAY), np.nan)
             drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=fixed)
             gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0)
             gap = np.expm1(gap) if self.gap_log else gap
+            if calendar:
+                gap = _to_clock(gap, drawn[WHEN].to_numpy(dtype="float64"), state.now[active])
             gap = np.where(t > 0, gap, 0.0)
             state.now[active] += gap
             if self.time_bounds is not None:  # a DP model's noisy gaps may add up past the public range
@@ -295,6 +303,17 @@ class SequenceModel:
         if "int" in self.key_dtype:
             return rows + 1
         return pd.Series(rows + 1).map(lambda i: f"synthetic-{i}").to_numpy()
+
+
+def _to_clock(gap: np.ndarray, when: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """Each drawn gap moved to the nearest time that falls on the drawn time of day `when` (learned given the
+    gap and the previous time of day): gaps are binned, and summing their within-bin positions would let the
+    clock drift over a long history. A move is taken only when it is at most half the gap or half an hour
+    (else the two draws disagree, and the gap wins) and never runs time backwards."""
+    reached = np.mod(now + gap, DAY)
+    move = np.mod(np.nan_to_num(when, nan=0.0) - reached + DAY / 2, DAY) - DAY / 2
+    take = ~np.isnan(when) & (np.abs(move) <= np.maximum(gap / 2, 1800.0)) & (gap + move >= 0)
+    return np.where(take, gap + move, gap)
 
 
 @dataclass
@@ -446,9 +465,10 @@ def _prepare(
         table[SEASON] = _day_of_year(began)
     table[POSITION] = np.minimum(position, MAX_POSITION)
     table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
-    table[GAP] = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
-    if private:
-        table[GAP] = np.log1p(np.maximum(table[GAP].to_numpy(dtype="float64"), 0.0))
+    gaps = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
+    table[GAP] = np.log1p(np.maximum(gaps, 0.0)) if private else gaps
+    if is_date and not private and pd.Series(gaps).nunique() > MAX_LEVELS:  # binned gaps would smear the clock
+        table[WHEN] = np.mod(clock, DAY)  # drawn after the gap, given it and the previous time of day
     for name in moving:
         table[PREVIOUS + name] = groups[name].shift(1).to_numpy()
     smooth = {} if private else _smooth(frame, moving, entity)
