@@ -307,8 +307,8 @@ class SequenceModel:
 
 def _to_clock(gap: np.ndarray, when: np.ndarray, now: np.ndarray) -> np.ndarray:
     """Each drawn gap moved to the nearest time that falls on the drawn time of day `when` (learned given the
-    gap and the previous time of day): gaps are binned, and summing their within-bin positions would let the
-    clock drift over a long history. A move is taken only when it is at most half the gap or half an hour
+    gap and the previous time of day): gaps are binned, and a clock summed from their within-bin positions
+    spreads the hours of the day out. A move is taken only when it is at most half the gap or half an hour
     (else the two draws disagree, and the gap wins) and never runs time backwards."""
     reached = np.mod(now + gap, DAY)
     move = np.mod(np.nan_to_num(when, nan=0.0) - reached + DAY / 2, DAY) - DAY / 2

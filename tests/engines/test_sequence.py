@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from privsynth.errors import InputError
 from privsynth.evaluate.sequences import lag1_autocorrelation, sequence_fidelity
@@ -154,6 +156,33 @@ def test_irregular_gaps_keep_the_time_of_day(cards, card_model):
     assert (synthetic.groupby("card_id").timestamp.diff().dropna() >= pd.Timedelta(0)).all()
     result = sequence_fidelity(events, synthetic, "card_id", "timestamp")
     assert result["hour_of_day_tvd"] < 0.18 and result["gaps"]["tvd"] < 0.1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 30 * 86400),
+            st.one_of(st.none(), st.floats(0, 86399)),
+            st.floats(0, 1e9, allow_subnormal=False),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_gaps_moved_onto_the_drawn_time_of_day(rows):
+    """A moved gap never runs time backwards, moves at most max(half the gap, 30 min), and lands on the drawn
+    time of day; an undrawn time of day (NaN) or a move too far leaves the gap as drawn."""
+    from privsynth.sequence import DAY, _to_clock
+
+    columns = zip(*rows, strict=True)
+    gap, when, now = (np.array([np.nan if v is None else v for v in c], dtype="float64") for c in columns)
+    moved = _to_clock(gap, when, now)
+    assert (moved >= 0).all()
+    changed = moved != gap
+    assert (np.abs(moved - gap) <= np.maximum(gap / 2, 1800.0) + 1e-6).all()
+    assert not changed[np.isnan(when)].any()
+    landed = np.abs(np.mod(now + moved - when + DAY / 2, DAY) - DAY / 2)
+    assert (landed[changed] < 1e-3).all()
 
 
 def test_context_table_errors_and_inputs_untouched(cards):
