@@ -44,6 +44,7 @@ SEASONAL_SHARE = 0.25  # share of an event column's variance between entities ex
 DAY = 86400.0
 CLOCK = "time of day"
 WHEN = "__time of day"  # irregular dated gaps: each event's own time of day, the gap moved to reach it
+SHORTEST_MOVE = 1800.0  # seconds a gap may always be moved by to reach its time of day (else half the gap)
 PREVIOUS = "__previous "
 CHANGE = "__previous change "  # smooth numbers: the previous event's change (where a storm was heading)
 SMOOTH_CORRELATION = 0.8  # lag-1 correlation from which a number column's last change is learned
@@ -312,7 +313,7 @@ def _to_clock(gap: np.ndarray, when: np.ndarray, now: np.ndarray) -> np.ndarray:
     (else the two draws disagree, and the gap wins) and never runs time backwards."""
     reached = np.mod(now + gap, DAY)
     move = np.mod(np.nan_to_num(when, nan=0.0) - reached + DAY / 2, DAY) - DAY / 2
-    take = ~np.isnan(when) & (np.abs(move) <= np.maximum(gap / 2, 1800.0)) & (gap + move >= 0)
+    take = ~np.isnan(when) & (np.abs(move) <= np.maximum(gap / 2, SHORTEST_MOVE)) & (gap + move >= 0)
     return np.where(take, gap + move, gap)
 
 

@@ -172,14 +172,14 @@ def test_irregular_gaps_keep_the_time_of_day(cards, card_model):
 def test_gaps_moved_onto_the_drawn_time_of_day(rows):
     """A moved gap never runs time backwards, moves at most max(half the gap, 30 min), and lands on the drawn
     time of day; an undrawn time of day (NaN) or a move too far leaves the gap as drawn."""
-    from privsynth.sequence import DAY, _to_clock
+    from privsynth.sequence import DAY, SHORTEST_MOVE, _to_clock
 
     columns = zip(*rows, strict=True)
     gap, when, now = (np.array([np.nan if v is None else v for v in c], dtype="float64") for c in columns)
     moved = _to_clock(gap, when, now)
     assert (moved >= 0).all()
     changed = moved != gap
-    assert (np.abs(moved - gap) <= np.maximum(gap / 2, 1800.0) + 1e-6).all()
+    assert (np.abs(moved - gap) <= np.maximum(gap / 2, SHORTEST_MOVE) + 1e-6).all()
     assert not changed[np.isnan(when)].any()
     landed = np.abs(np.mod(now + moved - when + DAY / 2, DAY) - DAY / 2)
     assert (landed[changed] < 1e-3).all()
