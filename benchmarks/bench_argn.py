@@ -190,44 +190,24 @@ def conditional_check(model: Any, train: Any, holdout: Any, column: str, value: 
 
 
 CONTINUOUS_DISTINCT = 100  # a number with more distinct training values is a continuous column here
-NULL_SUBSAMPLES = 10
 
 
 def exact_match_detail(train: Any, holdout: Any, synthetic: Any, seed: int) -> dict[str, Any]:
-    """What the one exact-match comparison hides. The rate against training is measured on NULL_SUBSAMPLES
-    equal-sized training subsamples (the evaluate figure uses one): their mean, and their spread as the sampling
-    sd of an independent sample (the subsamples overlap: divided by the finite-population factor), so the
-    holdout's rate reads as z sds below the mean; the same on the table without its continuous columns (numbers
-    with more than CONTINUOUS_DISTINCT distinct training values), where every engine can reproduce values
-    exactly; and the share of synthetic values of the continuous columns that are values seen in training
-    (whether an engine reproduces them exactly at all)."""
+    """The exact-match comparison (privsynth's, with its sampling sd and z) on the table without its continuous
+    columns (numbers with more than CONTINUOUS_DISTINCT distinct training values), where every engine can
+    reproduce values exactly, and the share of synthetic values of the continuous columns that are values seen
+    in training (whether an engine reproduces them exactly at all)."""
     import numpy as np
     import pandas as pd
 
-    from privsynth.evaluate.common import subsample
-    from privsynth.evaluate.privacy import exact_match
+    from privsynth.evaluate.privacy import exact_matches
 
-    synthetic = synthetic[list(train.columns)]
-    size = min(len(train), len(holdout))
-    subs = [subsample(train, size, seed + 100 + k) for k in range(NULL_SUBSAMPLES)]
     continuous = [c for c in train.columns
                   if pd.api.types.is_numeric_dtype(train[c]) and train[c].nunique() > CONTINUOUS_DISTINCT]  # fmt: skip
-    population = math.sqrt(max(1.0 - size / len(train), 1e-9))
-
-    def compare(columns: list[str]) -> dict[str, float] | None:
-        if not columns:
-            return None
-        rates = np.array([exact_match(s[columns], synthetic[columns]) for s in subs])
-        against = exact_match(holdout[columns], synthetic[columns])
-        sd = float(rates.std(ddof=1)) / population
-        excess = float(rates.mean()) - against
-        return {"train_mean": float(rates.mean()), "train_sd": sd, "holdout": against, "excess": excess,
-                "z": excess / sd if sd > 0 else None}  # fmt: skip
-
+    rest = [c for c in train.columns if c not in continuous]
     seen = [synthetic[c].dropna().isin(set(train[c].dropna())).mean() for c in continuous]
     return {
-        "all": compare(list(train.columns)),
-        "without_continuous": compare([c for c in train.columns if c not in continuous]),
+        "without_continuous": exact_matches(train[rest], holdout[rest], synthetic[rest], seed) if rest else None,
         "continuous": continuous,
         "continuous_values_seen": float(np.mean(seen)) if seen else None,
     }
@@ -259,6 +239,7 @@ def judge_child(spec: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         "qa_dcr_share": metrics.model_dump()["distances"]["dcr_share"],
     }
     figures["exact_detail"] = exact_match_detail(train, holdout, synthetic, spec["seed"])
+    figures["exact_detail"]["all"] = evaluation.result["privacy"].get("exact_match")
     if spec["tool"] == "privsynth-argn":
         column, value = DATASETS[spec["dataset"]][4]
         model = ps.load(stem.with_suffix(".privsynth"))
@@ -305,7 +286,7 @@ def _num(value: Any, digits: int = 4) -> str:
 
 def _exact_z(figures: dict[str, Any]) -> float | None:
     detail = figures.get("exact_detail") or {}
-    return (detail.get("all") or {}).get("z")
+    return (detail.get("all") or {}).get("excess_z")
 
 
 def targets(name: str, results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
@@ -365,11 +346,11 @@ def targets(name: str, results: dict[str, Any]) -> list[tuple[str, str, bool | N
 
 
 def _match(m: dict[str, Any] | None) -> str:
-    if m is None:
+    if not m:
         return ""
-    z = "" if m["z"] is None else f", z {m['z']:+.1f}"
-    return (f"{m['train_mean']:.4f} ± {m['train_sd']:.4f} / {m['holdout']:.4f} "
-            f"(excess {m['excess'] * 100:+.2f} points{z})")  # fmt: skip
+    z = "" if m["excess_z"] is None else f", z {m['excess_z']:+.1f}"
+    sd = "" if m["sampling_sd"] is None else f" ± {m['sampling_sd'] * 100:.2f}"
+    return f"{m['train']:.4f} / {m['holdout']:.4f} (excess {(m['train'] - m['holdout']) * 100:+.2f}{sd} points{z})"
 
 
 def exact_detail_lines(engines: list[str], results: dict[str, Any]) -> list[str]:
@@ -390,9 +371,10 @@ def exact_detail_lines(engines: list[str], results: dict[str, Any]) -> list[str]
         "",
         "## Exact matches in detail",
         "",
-        f"Rate against {NULL_SUBSAMPLES} equal-sized training subsamples (mean ± sampling sd, the subsamples' "
-        "overlap corrected) / against the holdout; z = the excess in sds (|z| < 2: within sampling noise). "
-        "Without continuous columns = the same on the table without "
+        "Exact-match rate against training rows (mean over equal-sized training samples) / against the holdout, "
+        "their difference ± its sampling sd when nothing is copied, and z = the difference in those sds (|z| < 2: "
+        "within sampling noise), all from privsynth evaluate. Without continuous columns = the same on the table "
+        "without "
         f"{', '.join(f'`{c}`' for c in continuous) or 'any column (none is continuous)'} (numbers with more than "
         f"{CONTINUOUS_DISTINCT} distinct values), where every engine can reproduce values exactly. Continuous "
         "values seen = share of synthetic values of those columns that occur in the training data.",

@@ -106,3 +106,45 @@ def test_without_anonymeter_the_risks_are_not_computed(split, monkeypatch):
     result = evaluate_privacy(train, fresh, holdout, seed=0)
     assert result["anonymeter"]["status"] == "not computed" and "anonymeter" in result["anonymeter"]["reason"]
     assert "dcr" in result and "membership" in result
+
+
+def _cells(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Rows from a small product domain (1,200 cells, skewed): many chance duplicates between two samples."""
+    return pd.DataFrame({"a": rng.geometric(0.1, n).clip(max=40), "b": rng.choice(list("pqrstuvwxy"), n),
+                         "c": rng.choice([0, 1, 2], n, p=[0.6, 0.3, 0.1])})  # fmt: skip
+
+
+def test_exact_match_spread_is_calibrated_when_nothing_is_copied():
+    """Synthetic rows drawn independently of the training rows: the excess in sampling sds must behave like a
+    standard normal over many independent splits (mean ~0, sd ~1), so z > 2 means something."""
+    from privsynth.evaluate.privacy import EXACT_DRAWS, exact_matches
+
+    scores = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        train, holdout, synthetic = _cells(4000, rng), _cells(1000, rng), _cells(1000, rng)
+        figures = exact_matches(train, holdout, synthetic, seed=seed)
+        assert figures["draws"] == EXACT_DRAWS and figures["reference_rows"] == 1000
+        assert 0.2 < figures["holdout"] < 0.99 and figures["sampling_sd"] > 0
+        scores.append(figures["excess_z"])
+    assert abs(np.mean(scores)) < 0.5 and 0.6 < np.std(scores) < 1.5
+
+
+def test_exact_match_excess_of_copies_is_many_sds():
+    from privsynth.evaluate.privacy import exact_matches
+
+    rng = np.random.default_rng(0)
+    wide = [_cells(n, rng).assign(d=rng.integers(0, 30, n)) for n in (4000, 1000, 900)]  # chance matches rarer
+    train, holdout = wide[0], wide[1]
+    # a generator that reproduces 40% of its rows from the training data, the rest from the population
+    synthetic = pd.concat([train.sample(600, random_state=1), wide[2]], ignore_index=True)
+    figures = exact_matches(train, holdout, synthetic, seed=0)
+    assert figures["train"] > figures["holdout"] and figures["excess_z"] > 4
+
+
+def test_exact_match_same_sized_references_have_no_spread(split):
+    from privsynth.evaluate.privacy import exact_matches
+
+    train, holdout, _ = split
+    figures = exact_matches(train, holdout, train, seed=0)
+    assert figures["draws"] == 1 and figures["excess_z"] is None and figures["train"] == 1.0

@@ -66,11 +66,18 @@ def _guarantee(result: dict) -> str:
     return f"<p><b>Formal guarantee:</b> {escape(statement)}</p>" if statement else ""
 
 
+EXCESS_NOTE = (
+    "(training - holdout) / the sampling sd of one equal-sized sample, from several training samples: above 2, "
+    "more matches with training rows than chance; not computed when both sides have the same size"
+)
+
+
 def _copying_table(figures: dict, unit: str, match_note: str, dcr_note: str, *extra: list) -> str:
     """The copying figures of a subset (`privacy.copying_figures`) as one table."""
     rows = [
         [f"exact match: training {unit}", figures["exact_match"]["train"], match_note],
         [f"exact match: holdout {unit}", figures["exact_match"]["holdout"], match_note],
+        ["exact-match excess in sampling sds", figures["exact_match"].get("excess_z"), EXCESS_NOTE],
         ["DCR share", figures["dcr"]["share"], dcr_note],
         ["membership AUC (max)", figures["membership"]["max_auc"], "0.5 = no attack works"],
         *extra,
@@ -91,6 +98,7 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
             [
                 ["exact match: training rows", exact["train"], "share of synthetic rows identical to a training row"],
                 ["exact match: holdout rows", exact["holdout"], "the same against unseen rows (chance duplicates)"],
+                ["exact-match excess in sampling sds", exact.get("excess_z"), EXCESS_NOTE],
                 ["DCR share", dcr["share"], "synthetic rows nearer a training row than a holdout row (0.5 ideal)"],
                 ["DCR 5th percentile, train", dcr["train_p05"], "distance to the closest training row"],
                 ["DCR 5th percentile, holdout", dcr["holdout_p05"], "distance to the closest holdout row"],
