@@ -148,3 +148,12 @@ def test_exact_match_same_sized_references_have_no_spread(split):
     train, holdout, _ = split
     figures = exact_matches(train, holdout, train, seed=0)
     assert figures["draws"] == 1 and figures["excess_z"] is None and figures["train"] == 1.0
+
+
+def test_exact_match_without_any_match_has_no_excess():
+    from privsynth.evaluate.privacy import exact_matches
+
+    rng = np.random.default_rng(3)
+    train, holdout, synthetic = (pd.DataFrame({"x": rng.normal(size=n)}) for n in (800, 200, 300))
+    figures = exact_matches(train, holdout, synthetic, seed=0)
+    assert figures["train"] == figures["holdout"] == 0.0 and figures["excess_z"] == 0.0

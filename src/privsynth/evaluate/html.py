@@ -67,8 +67,9 @@ def _guarantee(result: dict) -> str:
 
 
 EXCESS_NOTE = (
-    "(training - holdout) / the sampling sd of one equal-sized sample, from several training samples: above 2, "
-    "more matches with training rows than chance; not computed when both sides have the same size"
+    "(training - holdout) over its sampling sd when nothing is copied, from the spread of several training "
+    "samples: above 2, more matches with training rows than chance; not computed when training and holdout "
+    "have the same size (nothing to draw)"
 )
 
 

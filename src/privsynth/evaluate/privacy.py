@@ -73,8 +73,9 @@ def exact_matches(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Data
         # sits share * one^2 (variance) from the population's figure
         sd = float(one * np.sqrt(1.0 + share + (1.0 - share) / draws))
         out["sampling_sd"] = sd
-        if sd > 0:
-            out["excess_z"] = (out["train"] - out["holdout"]) / sd
+        excess = out["train"] - out["holdout"]
+        if sd > 0 or excess == 0:  # every draw alike and no excess (e.g. no match at all): z 0
+            out["excess_z"] = excess / sd if sd > 0 else 0.0
     return out
 
 
