@@ -91,6 +91,7 @@ def test_lineage_card_verify_and_reproduce_end_to_end(run_cli, project, default_
     card = (project / "card.md").read_text()
     assert "## Known limitations" in card and model["source"]["sha256"] in card
     assert "no formal privacy guarantee" in card and "DCR share" in card and "utility gap" in card
+    assert "exact copies beyond chance, in sampling sds" in card and ": None" not in card
     ok("card", "s.parquet", "-o", "rebalanced.md")
     assert "differs from the source's on purpose" in (project / "rebalanced.md").read_text()
     ok("card", "s.csv", "-o", "card.html")

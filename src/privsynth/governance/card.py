@@ -17,6 +17,7 @@ ATTACKS = {
     "dcr_share": "DCR share (0.5 = no closer to training than to unseen rows)",
     "exact_match_train": "exact copies of training rows",
     "exact_match_holdout": "exact matches of unseen holdout rows (chance level)",
+    "exact_match_excess_z": "exact copies beyond chance, in sampling sds (above 2: more than chance)",
     "mia_auc_max": "membership inference, best ROC AUC (0.5 = none)",
     "singling_out_risk": "singling-out risk (anonymeter)",
     "linkability_risk": "linkability risk (anonymeter)",
@@ -130,7 +131,7 @@ def render(context: dict, fmt: str) -> str:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["figure"] = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    env.filters["figure"] = lambda v: "not computed" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
     env.filters["params"] = lambda p: ", ".join(f"{k}={_shown(v)}" for k, v in (p or {}).items() if v is not None)
     return env.get_template(f"card.{fmt}.j2").render(**context)
 
