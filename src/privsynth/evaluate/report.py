@@ -54,7 +54,7 @@ HEADLINES: dict[str, tuple[str, str, str]] = {
     "exact_match_excess": ("", "exact_match_train - exact_match_holdout: copies beyond chance duplicates", "lower"),
     "exact_match_excess_z": (
         "privacy.exact_match.excess_z",
-        "that excess in sampling sds of the holdout's rate (above 2: more copies than chance)",
+        "that excess over its sampling sd when nothing is copied (above 2: more copies than chance)",
         "lower",
     ),
     "mia_auc_max": (
