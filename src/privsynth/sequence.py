@@ -48,7 +48,9 @@ SHORTEST_MOVE = 1800.0  # seconds a gap may always be moved by to reach its time
 PREVIOUS = "__previous "
 CHANGE = "__previous change "  # smooth numbers: the previous event's change (where a storm was heading)
 SMOOTH_CORRELATION = 0.8  # lag-1 correlation from which a number column's last change is learned
-MAX_LEVELS = 128  # argn's exact-token limit: a binned column's change would be mostly binning noise
+# argn's exact-token limit (tokens.MAX_LEVELS; a copy, so importing this module needs no torch, kept equal by a
+# test): a binned column's change would be mostly binning noise
+MAX_LEVELS = 128
 
 
 def _seconds(values: pd.Series) -> tuple[np.ndarray, dict]:

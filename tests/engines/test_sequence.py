@@ -436,3 +436,12 @@ def test_private_histories_from_the_command_line(storms, tmp_path, run_cli):
     (tmp_path / "public.yaml").write_text(yaml.safe_dump(schema))
     bad = run_cli("fit", data, "--schema", tmp_path / "public.yaml", "--epsilon", "2", "-o", tmp_path / "x.psm")
     assert bad.code == 2 and "state its datetime_format" in bad.stderr and not (tmp_path / "x.psm").exists()
+
+
+def test_exact_token_limit_is_argns():
+    """sequence.py keeps its own copy of argn's exact-token limit (importing argn would import torch); the rules
+    built on it (time of day for irregular gaps, previous changes) hold only while the two agree."""
+    from privsynth import sequence
+    from privsynth.engines.argn import tokens
+
+    assert sequence.MAX_LEVELS == tokens.MAX_LEVELS
