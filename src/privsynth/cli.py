@@ -114,12 +114,23 @@ def _schema_table(schema, frame) -> Table:
             c.kind,
             c.dtype,
             f"{frame[c.name].isna().mean():.1%}",
-            "" if c.min is None else str(c.min),
-            "" if c.max is None else str(c.max),
+            _bound_shown(c, c.min),
+            _bound_shown(c, c.max),
             detail,
             policy,
         )
     return table
+
+
+def _bound_shown(column, value) -> str:
+    """A column's min or max as its values are written (a datetime in its own format, not ISO)."""
+    if value is None:
+        return ""
+    if column.kind == "datetime":
+        from privsynth.dates import in_format
+
+        return in_format(value, column.datetime_format, column.timezone)
+    return str(value)
 
 
 def _treated(schema) -> list[str]:
