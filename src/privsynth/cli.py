@@ -507,7 +507,7 @@ def evaluate(
     """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary.
     For event tables (--entity, --time): sequence lengths, gaps, chronology and entity-level privacy too."""
     import privsynth as ps
-    from privsynth.evaluate.gate import check, load_policy
+    from privsynth.evaluate.gate import check, load_policy, policy_name
 
     for path in (output, json_out):
         if path is not None:
@@ -538,21 +538,27 @@ def evaluate(
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")
-        result.to_html(output, gates)
+        result.to_html(output, gates, policy_name(policy))
         if json_out:
             result.to_json(json_out)
-        record_evaluation(catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out])
+        record_evaluation(
+            catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out], policy_name(policy)
+        )
         if mlflow:
             step("logging to MLflow")
             reports = [p for p in (output, json_out) if p is not None]
             run_id = ps.log_to_mlflow(model, evaluation=result, files=reports, run_name="evaluate")
-    _print_summary(result, gates)
+    _print_summary(result, gates, policy_name(policy))
     if mlflow:
         out.print(f"mlflow run {run_id}")
     out.print(f"report -> {output}" + (f"; figures -> {json_out}" if json_out else ""))
 
 
-def _print_summary(result, gates) -> None:
+def _print_summary(result, gates, policy: str = "default") -> None:
+    from privsynth.evaluate.gate import verdict
+
+    if gates:
+        out.print(verdict(gates, policy), markup=False, style="bold green" if _all_pass(gates) else "bold red")
     table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("metric", "value", "meaning"):
         table.add_column(header, overflow="fold", no_wrap=header != "meaning")
@@ -561,6 +567,10 @@ def _print_summary(result, gates) -> None:
     out.print(table)
     out.print(f"formal privacy guarantee: {result.to_dict()['guarantee']['statement']}")
     _print_gates(gates)
+
+
+def _all_pass(gates) -> bool:
+    return all(g.status == "pass" for g in gates)
 
 
 def _print_gates(gates) -> None:
