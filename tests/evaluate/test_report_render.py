@@ -160,3 +160,24 @@ def test_the_screenshot_has_no_blank_plot(report, tmp_path):
         if _colored_share(area) < 0.01 or min(_colored_share(h) for h in halves) < 0.002:
             blank.append(i)
     assert blank == [], f"plots {blank} are blank in {shot}"
+
+
+def test_in_ci_a_missing_browser_fails_instead_of_skipping(monkeypatch):
+    monkeypatch.delenv("PRIVSYNTH_TEST_CHROMIUM", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="in CI the report must be rendered"):
+        _browser()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        _browser()
+
+
+def test_the_ci_script_finds_or_installs_a_browser():
+    done = subprocess.run(["bash", ".ci/chromium.sh"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0
+    if done.stdout.strip():  # a path to a browser that answers
+        version = subprocess.run([done.stdout.strip(), "--version"], capture_output=True, text=True, timeout=60)
+        assert "Chromium" in version.stdout or "Chrome" in version.stdout, version
+    else:  # none could be had: the script says why
+        assert "report render test has no browser" in done.stderr
