@@ -558,7 +558,9 @@ def _print_summary(result, gates, policy: str = "default") -> None:
     from privsynth.evaluate.gate import verdict
 
     if gates:
-        out.print(verdict(gates, policy), markup=False, style="bold green" if _all_pass(gates) else "bold red")
+        out.print(
+            verdict(gates, policy), markup=False, soft_wrap=True, style="bold green" if _all_pass(gates) else "bold red"
+        )
     table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("metric", "value", "meaning"):
         table.add_column(header, overflow="fold", no_wrap=header != "meaning")

@@ -171,7 +171,8 @@ def record_demo(catalog: Catalog | None, summary: dict) -> None:
         locations = (files["real"], files["synthetic"], files["holdout"])
         reports = [files["report"], files["json"]]
         record_evaluation(catalog, summary["evaluation"], summary["gates"], frames, locations, files["model"], reports)
-    write_card(card_context(summary["synthetic_manifest"], catalog, model), files["card"])
+    name = Path(files["synthetic"]).name
+    write_card(card_context(summary["synthetic_manifest"], catalog, model, name=name), files["card"])
 
 
 # -- catalog commands ----------------------------------------------------------------------------------
@@ -301,7 +302,12 @@ def card(
     else:
         raise PrivsynthError(f"{target} is neither a file nor (with the catalog off) an id that can be looked up")
     model = _model_of(manifest, target, catalog)
-    context = card_context(manifest, catalog, model, purpose, intended_use)
+    if Path(target).exists():
+        name = Path(target).name
+    else:  # a catalog id: the file it was written to
+        files = catalog.get(manifest["id"]).files
+        name = Path(files[0]["path"]).name if files else None
+    context = card_context(manifest, catalog, model, purpose, intended_use, name=name)
     write_card(context, output)
     if catalog is not None:
         catalog.audit("export", manifest["id"], what="card", path=str(Path(output).absolute()))
