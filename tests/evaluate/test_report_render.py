@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,7 +175,8 @@ def test_in_ci_a_missing_browser_fails_instead_of_skipping(monkeypatch):
 
 
 def test_the_ci_script_finds_or_installs_a_browser():
-    done = subprocess.run(["bash", ".ci/chromium.sh"], capture_output=True, text=True, timeout=600)
+    script = Path(__file__).resolve().parents[2] / ".ci" / "chromium.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0
     if done.stdout.strip():  # a path to a browser that answers
         version = subprocess.run([done.stdout.strip(), "--version"], capture_output=True, text=True, timeout=60)
