@@ -554,13 +554,17 @@ def evaluate(
     out.print(f"report -> {output}" + (f"; figures -> {json_out}" if json_out else ""))
 
 
-def _print_summary(result, gates, policy: str = "default") -> None:
+def _print_verdict(gates, policy: str) -> None:
+    """The one line read first: safe to share under the policy, or which gate fails and what it means."""
     from privsynth.evaluate.gate import verdict
 
     if gates:
-        out.print(
-            verdict(gates, policy), markup=False, soft_wrap=True, style="bold green" if _all_pass(gates) else "bold red"
-        )
+        style = "bold green" if all(g.status == "pass" for g in gates) else "bold red"
+        out.print(verdict(gates, policy), markup=False, soft_wrap=True, style=style)
+
+
+def _print_summary(result, gates, policy: str = "default") -> None:
+    _print_verdict(gates, policy)
     table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("metric", "value", "meaning"):
         table.add_column(header, overflow="fold", no_wrap=header != "meaning")
@@ -569,10 +573,6 @@ def _print_summary(result, gates, policy: str = "default") -> None:
     out.print(table)
     out.print(f"formal privacy guarantee: {result.to_dict()['guarantee']['statement']}")
     _print_gates(gates)
-
-
-def _all_pass(gates) -> bool:
-    return all(g.status == "pass" for g in gates)
 
 
 def _print_gates(gates) -> None:
@@ -593,7 +593,7 @@ def check_report(
     """Apply the gates to a JSON report: exit 0 when every gate passes, 1 otherwise (for CI pipelines)."""
     import json
 
-    from privsynth.evaluate.gate import check, load_policy
+    from privsynth.evaluate.gate import check, load_policy, policy_name
 
     if not report.exists():
         raise PrivsynthError(f"report not found: {report}")
@@ -602,6 +602,7 @@ def check_report(
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise PrivsynthError(f"{report} is not a JSON report written by `privsynth evaluate --json`") from None
     gates = check(headline, load_policy(policy))
+    _print_verdict(gates, policy_name(policy))
     _print_gates(gates)
     failed = [g.name for g in gates if g.passed is False]
     out.print(f"{len(failed)} gate(s) failed: {', '.join(failed)}" if failed else "all gates passed")
