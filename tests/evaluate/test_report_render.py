@@ -133,6 +133,7 @@ def _colored_share(pixels: np.ndarray) -> float:
     return float(np.mean(spread > 40))
 
 
+@pytest.mark.slow
 def test_the_screenshot_has_no_blank_plot(report, tmp_path):
     from PIL import Image
 

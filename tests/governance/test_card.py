@@ -24,6 +24,7 @@ def project(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_card_opens_with_the_name_purpose_and_verdict(project, run_cli, monkeypatch):
     monkeypatch.chdir(project)
     monkeypatch.delenv("PRIVSYNTH_CATALOG", raising=False)
