@@ -8,6 +8,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from privsynth.evaluate.gate import verdict
 from privsynth.evaluate.plots import column_bars
 from privsynth.evaluate.report import UTILITY_METRIC, escape, utility_metric
 
@@ -387,8 +388,6 @@ def sequences_section(sequences: dict, first: list[bool]) -> str:
 def render(evaluation, gates: list, policy: str = "default") -> str:
     import plotly.graph_objects as go
 
-    from privsynth.evaluate.gate import verdict
-
     result, headline = evaluation.result, evaluation.headline()
     real, synthetic = evaluation._real, evaluation._synthetic
     first = [True]
@@ -446,7 +445,7 @@ def render(evaluation, gates: list, policy: str = "default") -> str:
         f"<td class='num'>{p['difference']:.3f}</td></tr>"
         for p in assoc["top_pairs"]
     )
-    top_pairs = f"<table><tr><th>pair</th><th>real</th><th>synthetic</th><th>difference</th></tr>{pairs}</table>"
+    top_pairs = f"<table><tr><th>pair</th><th>real</th><th>synthetic</th><th>|real - synthetic| (lower is better)</th></tr>{pairs}</table>"
     return _template().render(
         verdict=escape(verdict(gates, policy)) if gates else None,
         verdict_class="pass" if gates and all(g.status == "pass" for g in gates) else "FAIL",
