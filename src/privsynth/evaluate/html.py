@@ -445,7 +445,8 @@ def render(evaluation, gates: list, policy: str = "default") -> str:
         f"<td class='num'>{p['difference']:.3f}</td></tr>"
         for p in assoc["top_pairs"]
     )
-    top_pairs = f"<table><tr><th>pair</th><th>real</th><th>synthetic</th><th>|real - synthetic| (lower is better)</th></tr>{pairs}</table>"
+    header = "<th>pair</th><th>real</th><th>synthetic</th><th>|real - synthetic| (lower is better)</th>"
+    top_pairs = f"<table><tr>{header}</tr>{pairs}</table>"
     return _template().render(
         verdict=escape(verdict(gates, policy)) if gates else None,
         verdict_class="pass" if gates and all(g.status == "pass" for g in gates) else "FAIL",
