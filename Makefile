@@ -32,8 +32,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	# two workers, one per core, one thread each: threads beyond the cores made the suite 2x slower here
 	# the catalog's PostgreSQL tests get a throwaway server (.ci/postgres.sh; skipped with a reason where none runs)
+	# the HTML report is rendered in Debian's chromium (.ci/chromium.sh installs it; under CI=true none fails the test)
 	url="$${PRIVSYNTH_TEST_POSTGRES_URL:-$$(bash .ci/postgres.sh)}"; \
-	PRIVSYNTH_TEST_POSTGRES_URL="$$url" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	browser="$${PRIVSYNTH_TEST_CHROMIUM:-$$(bash .ci/chromium.sh)}"; \
+	PRIVSYNTH_TEST_POSTGRES_URL="$$url" PRIVSYNTH_TEST_CHROMIUM="$$browser" \
+	  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -n 2 --durations=15; rc=$$?; \
 	[ -n "$${PRIVSYNTH_TEST_POSTGRES_URL:-}" ] || bash .ci/postgres.sh stop; exit $$rc
 

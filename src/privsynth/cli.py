@@ -114,12 +114,23 @@ def _schema_table(schema, frame) -> Table:
             c.kind,
             c.dtype,
             f"{frame[c.name].isna().mean():.1%}",
-            "" if c.min is None else str(c.min),
-            "" if c.max is None else str(c.max),
+            _bound_shown(c, c.min),
+            _bound_shown(c, c.max),
             detail,
             policy,
         )
     return table
+
+
+def _bound_shown(column, value) -> str:
+    """A column's min or max as its values are written (a datetime in its own format, not ISO)."""
+    if value is None:
+        return ""
+    if column.kind == "datetime":
+        from privsynth.dates import in_format
+
+        return in_format(value, column.datetime_format, column.timezone)
+    return str(value)
 
 
 def _treated(schema) -> list[str]:
@@ -496,7 +507,7 @@ def evaluate(
     """Measure fidelity, utility, privacy and fairness; write an HTML report (and JSON); print a summary.
     For event tables (--entity, --time): sequence lengths, gaps, chronology and entity-level privacy too."""
     import privsynth as ps
-    from privsynth.evaluate.gate import check, load_policy
+    from privsynth.evaluate.gate import check, load_policy, policy_name
 
     for path in (output, json_out):
         if path is not None:
@@ -527,21 +538,33 @@ def evaluate(
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")
-        result.to_html(output, gates)
+        result.to_html(output, gates, policy_name(policy))
         if json_out:
             result.to_json(json_out)
-        record_evaluation(catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out])
+        record_evaluation(
+            catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out], policy_name(policy)
+        )
         if mlflow:
             step("logging to MLflow")
             reports = [p for p in (output, json_out) if p is not None]
             run_id = ps.log_to_mlflow(model, evaluation=result, files=reports, run_name="evaluate")
-    _print_summary(result, gates)
+    _print_summary(result, gates, policy_name(policy))
     if mlflow:
         out.print(f"mlflow run {run_id}")
     out.print(f"report -> {output}" + (f"; figures -> {json_out}" if json_out else ""))
 
 
-def _print_summary(result, gates) -> None:
+def _print_verdict(gates, policy: str) -> None:
+    """The one line read first: safe to share under the policy, or which gate fails and what it means."""
+    from privsynth.evaluate.gate import verdict
+
+    if gates:
+        style = "bold green" if all(g.status == "pass" for g in gates) else "bold red"
+        out.print(verdict(gates, policy), markup=False, soft_wrap=True, style=style)
+
+
+def _print_summary(result, gates, policy: str = "default") -> None:
+    _print_verdict(gates, policy)
     table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("metric", "value", "meaning"):
         table.add_column(header, overflow="fold", no_wrap=header != "meaning")
@@ -570,7 +593,7 @@ def check_report(
     """Apply the gates to a JSON report: exit 0 when every gate passes, 1 otherwise (for CI pipelines)."""
     import json
 
-    from privsynth.evaluate.gate import check, load_policy
+    from privsynth.evaluate.gate import check, load_policy, policy_name
 
     if not report.exists():
         raise PrivsynthError(f"report not found: {report}")
@@ -579,6 +602,7 @@ def check_report(
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise PrivsynthError(f"{report} is not a JSON report written by `privsynth evaluate --json`") from None
     gates = check(headline, load_policy(policy))
+    _print_verdict(gates, policy_name(policy))
     _print_gates(gates)
     failed = [g.name for g in gates if g.passed is False]
     out.print(f"{len(failed)} gate(s) failed: {', '.join(failed)}" if failed else "all gates passed")

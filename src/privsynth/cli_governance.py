@@ -106,9 +106,13 @@ def _plain(details: dict) -> dict:
     return {k: str(v) for k, v in details.items() if v is not None}
 
 
-def record_evaluation(catalog: Catalog | None, result, gates, frames, locations, model_path, reports) -> None:
-    """An evaluation artifact: its headline figures and gates, linked to the synthetic table it judged
-    (by its manifest, when it has one), the real tables (by fingerprint) and the model."""
+def record_evaluation(
+    catalog: Catalog | None, result, gates, frames, locations, model_path, reports, policy: str = "default"
+) -> None:
+    """An evaluation artifact: its headline figures and gates (with the policy's name), the utility score's
+    name and the anonymeter risks' intervals (for the card), linked to the synthetic table it judged (by its
+    manifest, when it has one), the real tables (by fingerprint) and the model."""
+    from privsynth.evaluate.report import anonymeter_detail, utility_metric
     from privsynth.fingerprint import fingerprint
     from privsynth.governance.output import read_manifest
     from privsynth.schema import text_names
@@ -141,6 +145,13 @@ def record_evaluation(catalog: Catalog | None, result, gates, frames, locations,
             "synthetic_fingerprint": fingerprint(frames[1]),
             "headline": headline,
             "gates": [{"name": g.name, "value": g.value, "bound": g.bound, "status": g.status} for g in gates],
+            "policy": policy,
+            "utility_metric": utility_metric(result.result),
+            "anonymeter": {
+                name: detail
+                for name in ("singling_out_risk", "linkability_risk", "anonymeter_risk_max")
+                if (detail := anonymeter_detail(result.result, name)) is not None
+            },
             "guarantee": result.to_dict()["guarantee"],
         }
     )
@@ -160,7 +171,8 @@ def record_demo(catalog: Catalog | None, summary: dict) -> None:
         locations = (files["real"], files["synthetic"], files["holdout"])
         reports = [files["report"], files["json"]]
         record_evaluation(catalog, summary["evaluation"], summary["gates"], frames, locations, files["model"], reports)
-    write_card(card_context(summary["synthetic_manifest"], catalog, model), files["card"])
+    name = Path(files["synthetic"]).name
+    write_card(card_context(summary["synthetic_manifest"], catalog, model, name=name), files["card"])
 
 
 # -- catalog commands ----------------------------------------------------------------------------------
@@ -290,7 +302,12 @@ def card(
     else:
         raise PrivsynthError(f"{target} is neither a file nor (with the catalog off) an id that can be looked up")
     model = _model_of(manifest, target, catalog)
-    context = card_context(manifest, catalog, model, purpose, intended_use)
+    if Path(target).exists():
+        name = Path(target).name
+    else:  # a catalog id: the file it was written to
+        files = catalog.get(manifest["id"]).files
+        name = Path(files[0]["path"]).name if files else None
+    context = card_context(manifest, catalog, model, purpose, intended_use, name=name)
     write_card(context, output)
     if catalog is not None:
         catalog.audit("export", manifest["id"], what="card", path=str(Path(output).absolute()))

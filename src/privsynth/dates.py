@@ -246,3 +246,18 @@ def restore(spec: dict, seconds: np.ndarray) -> pd.Series:
         values = pd.Series(np.asarray(seconds, dtype="float64"))
         return values.round().astype(spec["dtype"]) if "int" in spec["dtype"].lower() else values.astype(spec["dtype"])
     return from_seconds(np.round(seconds, 6), spec["format"], spec["dtype"], spec["zone"])
+
+
+def in_format(value: str | float, fmt: str | None, timezone: str | None = None) -> str:
+    """One datetime (ISO 8601 text, as schemas store bounds, or seconds since the epoch) written the way its
+    column writes it: the column's strftime pattern, epoch unit or YYYYMMDD integer, in its time zone.
+    Without a format (a datetime dtype) ISO text, without a zero fraction. Shown to people, never parsed."""
+    seconds = from_iso(value) if isinstance(value, str) else float(value)
+    if fmt in EPOCH_FORMATS:
+        units = seconds / EPOCH_FORMATS[fmt]
+        return str(int(units)) if float(units).is_integer() else f"{units!r}"
+    if fmt is None:
+        text = iso(seconds)
+        stamp = text[:-7] if text.endswith(".000000") else text
+        return stamp.replace("T00:00:00", "") if stamp.endswith("T00:00:00") else stamp
+    return str(from_seconds(np.array([seconds]), fmt, "object", timezone).iloc[0])

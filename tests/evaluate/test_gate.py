@@ -68,6 +68,10 @@ def test_check_command_exit_codes(tmp_path, run_cli):
     assert passed.code == 0 and "all gates passed" in passed.stdout
     failed = run_cli("check", bad)
     assert failed.code == 1 and "mia_auc_max" in failed.stdout and "FAIL" in failed.stdout
+    # the first line is the verdict: which gate fails and what that means
+    assert failed.stdout.splitlines()[0].startswith("NOT safe to share under policy default: ")
+    assert "mia_auc_max fails (0.9, bound <= 0.6): an attacker can tell which rows" in failed.stdout.splitlines()[0]
+    assert passed.stdout.splitlines()[0] == "safe to share under policy default: 7 of 7 gates pass"
     (tmp_path / "junk.json").write_text("{not json")
     junk = run_cli("check", tmp_path / "junk.json")
     assert junk.code == 2 and junk.stderr.startswith("error: ")

@@ -86,6 +86,7 @@ def test_evaluate_reports_sequences_and_entity_privacy(storms, tmp_path, run_cli
         tmp_path / "r.json",
     )
     assert done.code == 0, done.stderr
+    assert "sequence_length_tvd" in done.stdout and "entity_dcr_share" in done.stdout  # event tables show them
     import json
 
     report = json.loads((tmp_path / "r.json").read_text())

@@ -8,7 +8,7 @@ Command-line forms: `--condition col=value`, `--condition "amount>1000"` (also >
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ class Range:
     high: float | str | None = None
     low_strict: bool = False
     high_strict: bool = False
+    shown: str | None = field(default=None, compare=False)  # the range as the user wrote it, for messages
 
     def __post_init__(self):
         if self.low is None and self.high is None:
@@ -41,12 +42,14 @@ class Range:
         return ok
 
     def resolved(self, to_number) -> Range:
-        """A copy whose ends are numbers (dates converted by `to_number`)."""
+        """A copy whose ends are numbers (dates converted by `to_number`) that still reads as the user wrote
+        it: a note about a date range says `date > 2017-12-01`, not the seconds it is compared in."""
         return Range(
             None if self.low is None else to_number(self.low),
             None if self.high is None else to_number(self.high),
             self.low_strict,
             self.high_strict,
+            shown=str(self),
         )
 
     @property
@@ -58,6 +61,8 @@ class Range:
         return float(self.high)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
+        if self.shown is not None:
+            return self.shown
         parts = []
         if self.low is not None:
             parts.append(f"{'>' if self.low_strict else '>='} {self.low}")

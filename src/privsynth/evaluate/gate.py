@@ -112,3 +112,52 @@ def check(headline: dict[str, float | None], policy: Policy) -> list[GateResult]
         passed = (bound.min is None or value >= bound.min) and (bound.max is None or value <= bound.max)
         results.append(GateResult(name, float(value), label, passed))
     return results
+
+
+# what a failed gate means for the data, in a reader's words (the verdict line names the first that fails)
+FAILURE_MEANING: dict[str, str] = {
+    "accuracy_bivariate": "column pairs are less faithful to the training data than unseen real rows are",
+    "accuracy_univariate": "single columns' distributions differ from the real ones",
+    "accuracy_overall": "the synthetic distributions differ from the real ones",
+    "dcr_share": "synthetic rows sit closer to training rows than to unseen ones: records may be memorised",
+    "exact_match_excess": "more synthetic rows copy a training row than chance explains",
+    "exact_match_excess_z": "more synthetic rows copy a training row than chance explains",
+    "mia_auc_max": "an attacker can tell which rows were in the training data",
+    "singling_out_risk": "synthetic rows help single out individual training records",
+    "linkability_risk": "synthetic rows help link two halves of a training record",
+    "anonymeter_risk_max": "synthetic rows help an attacker single out, link or infer training records",
+}
+
+
+def policy_name(path: str | Path | None) -> str:
+    """How a verdict names the policy: its file's name, or 'default' for the shipped one."""
+    return "default" if path is None else Path(path).name
+
+
+def verdict(gates: list, policy: str = "default") -> str:
+    """One line a newcomer reads first: 'safe to share under policy P: 7 of 7 gates pass', which gate fails
+    and what that means, or which gates could not be computed (a gate not computed is never a pass, so the
+    data is then not called safe). Gates are GateResults or their recorded dicts (name, value, bound, status)."""
+    rows = [
+        g if isinstance(g, dict) else {"name": g.name, "value": g.value, "bound": g.bound, "status": g.status}
+        for g in gates
+    ]
+    if not rows:
+        return f"not judged: policy {policy} has no gates"
+    passed = sum(g["status"] == "pass" for g in rows)
+    failed = [g for g in rows if g["status"] == "FAIL"]
+    skipped = [g["name"] for g in rows if g["status"] == "skipped"]
+    tally = f"{passed} of {len(rows)} gates pass"
+    unjudged = f"{', '.join(skipped)} could not be computed" if skipped else ""
+    if failed:
+        first = failed[0]
+        shown = "not computed" if first["value"] is None else f"{first['value']:.4g}"
+        meaning = FAILURE_MEANING.get(first["name"], "a figure is outside the policy's bound")
+        more = f"; {len(failed) - 1} more gate(s) fail" if len(failed) > 1 else ""
+        return (
+            f"NOT safe to share under policy {policy}: {tally}; {first['name']} fails ({shown}, bound "
+            f"{first['bound']}): {meaning}{more}" + (f"; {unjudged}" if unjudged else "")
+        )
+    if skipped:
+        return f"not judged safe to share under policy {policy}: {tally}; {unjudged}"
+    return f"safe to share under policy {policy}: {tally}"

@@ -8,8 +8,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate import fidelity
-from privsynth.evaluate.report import HEADLINES, escape
+from privsynth.evaluate.gate import verdict
+from privsynth.evaluate.plots import column_bars
+from privsynth.evaluate.report import UTILITY_METRIC, escape, utility_metric
 
 MAX_COLUMN_PLOTS = 40
 
@@ -33,10 +34,10 @@ def _fmt_or_blank(value) -> str:
     return "" if value is None else _fmt(value)
 
 
-def _figure(fig, first: list[bool]) -> str:
+def _figure(fig, first: list[bool], height: int = 300) -> str:
     include = "inline" if first[0] else False
     first[0] = False
-    fig.update_layout(margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=300, template="plotly_white")
+    fig.update_layout(margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=height, template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=include, config={"displayModeBar": False})
 
 
@@ -155,7 +156,17 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
                         r["control_rate"],
                     ]
                 )
-        parts.append(_table(["attack", "risk", "95% interval", "attack success", "control success"], rows))
+        parts.append(
+            '<p class="help">Each risk is judged against a control: the same attack on holdout rows the generator '
+            "never saw. risk = (attack success - control success) / (1 - control success); read it with its 95% "
+            "interval.</p>"
+        )
+        parts.append(
+            _table(
+                ["attack", "risk", "95% interval", "success on training rows", "control: success on holdout rows"],
+                rows,
+            )
+        )
     focus = privacy.get("focus")
     if focus:
         parts.append(f"<h3>Rows with {escape(focus['column'])} = {escape(focus['value'])} only</h3>")
@@ -182,21 +193,29 @@ def privacy_section(privacy: dict, first: list[bool]) -> str:
     return "".join(parts)
 
 
+# utility measures: (key in the result, name, True when higher is better)
+MEASURES = {
+    "classification": [("roc_auc", "ROC AUC", True), ("accuracy", "accuracy", True)],
+    "regression": [("r2", "R2", True), ("mae", "MAE (mean absolute error)", False)],
+}
+
+
+def _cost(trtr: float | None, tstr: float | None, higher_better: bool) -> float | None:
+    """What training on synthetic data costs in one measure, signed so that positive is always worse:
+    TRTR - TSTR when higher is better (ROC AUC, R2), TSTR - TRTR when lower is better (MAE)."""
+    if trtr is None or tstr is None:
+        return None
+    return trtr - tstr if higher_better else tstr - trtr
+
+
 def utility_section(utility: dict) -> str:
     if utility.get("status") == "not computed":
         return _reason(utility)
-    measures = ["roc_auc", "accuracy"] if utility["task"] == "classification" else ["r2", "mae"]
-    rows = [
-        [
-            escape(m),
-            _value(utility["trtr"], m),
-            _value(utility["tstr"], m),
-            (_value(utility["trtr"], m) - _value(utility["tstr"], m))
-            if _value(utility["trtr"], m) is not None and _value(utility["tstr"], m) is not None
-            else None,
-        ]
-        for m in measures
-    ]
+    rows = []
+    for key, name, higher in MEASURES[utility["task"]]:
+        trtr, tstr = _value(utility["trtr"], key), _value(utility["tstr"], key)
+        label = f"{name} ({'higher' if higher else 'lower'} is better)"
+        rows.append([escape(label), trtr, tstr, _cost(trtr, tstr, higher)])
     rho = _value(utility, "importance_rank_correlation")
     agreement = (
         f"<p class='help'>Feature-importance rank correlation between the two models: {_fmt(rho)} "
@@ -205,8 +224,10 @@ def utility_section(utility: dict) -> str:
     return (
         f"<p class='help'>{escape(utility['task'])} of <b>{escape(utility['target'])}</b>; "
         f"trained on {utility['train_rows']['real']:,} real and {utility['train_rows']['synthetic']:,} synthetic "
-        "rows, scored on the holdout.</p>"
-        + _table(["measure", "TRTR (train real)", "TSTR (train synthetic)", "TRTR - TSTR"], rows)
+        f"rows, scored on the holdout. The headline utility figures are in "
+        f"{escape(UTILITY_METRIC[utility['task']])}. The cost column reads the same way for every measure: "
+        "positive = the synthetic-trained model is worse, 0 = no cost, negative = better.</p>"
+        + _table(["measure", "TRTR (train real)", "TSTR (train synthetic)", "cost of synthetic (+ = worse)"], rows)
         + agreement
     )
 
@@ -217,7 +238,7 @@ def _outcome_text(outcome) -> str:
     return escape(", ".join(f"{k}: {v:.3f}" for k, v in outcome.items()))
 
 
-def fairness_section(fairness: dict) -> str:
+def fairness_section(fairness: dict, metric: str | None = None) -> str:
     if fairness.get("status") == "not computed":
         return _reason(fairness)
     parts = []
@@ -243,7 +264,16 @@ def fairness_section(fairness: dict) -> str:
             )
         parts.append(
             _table(
-                ["group", "real share", "synthetic share", "real outcome", "synthetic outcome", "TRTR", "TSTR"], rows
+                [
+                    "group",
+                    "real share",
+                    "synthetic share",
+                    "real outcome",
+                    "synthetic outcome",
+                    f"TRTR ({metric})" if metric else "TRTR",
+                    f"TSTR ({metric})" if metric else "TSTR",
+                ],
+                rows,
             )
         )
         outcome = column["outcome"]
@@ -355,16 +385,16 @@ def sequences_section(sequences: dict, first: list[bool]) -> str:
     return "".join(parts)
 
 
-def render(evaluation, gates: list) -> str:
+def render(evaluation, gates: list, policy: str = "default") -> str:
     import plotly.graph_objects as go
 
     result, headline = evaluation.result, evaluation.headline()
     real, synthetic = evaluation._real, evaluation._synthetic
     first = [True]
     cards = [
-        {"name": name, "value": _fmt(value), "help": HEADLINES[name][1]}
-        for name, value in headline.items()
-        if value is not None
+        {"name": name, "value": _fmt(headline[name]), "help": evaluation.meaning(name)}
+        for name in evaluation.shown_headlines()
+        if headline[name] is not None
     ]
     accuracy = result["fidelity"]["accuracy"]
     rows = "".join(
@@ -377,13 +407,14 @@ def render(evaluation, gates: list) -> str:
     plots = []
     if real is not None and synthetic is not None:
         for name in list(real.columns)[:MAX_COLUMN_PLOTS]:
-            r, s, labels = fidelity.bin_column(real[name], synthetic[name])
-            names = {-1: "(null)", -2: "(other)", **{i: str(label) for i, label in enumerate(labels)}}
-            keys = sorted(set(np.unique(r)) | set(np.unique(s)), key=lambda k: (k < 0, k))
-            x = [names.get(int(k), str(k)) for k in keys]
-            shares = [[float(np.mean(codes == k)) for k in keys] for codes in (r, s)]
-            fig = go.Figure([go.Bar(name="real", x=x, y=shares[0]), go.Bar(name="synthetic", x=x, y=shares[1])])
-            fig.update_layout(title=f"{name} (accuracy {accuracy['columns'][name]:.3f})", barmode="group")
+            x, real_shares, synthetic_shares = column_bars(real[name], synthetic[name])
+            fig = go.Figure(
+                [go.Bar(name="real", x=x, y=real_shares), go.Bar(name="synthetic", x=x, y=synthetic_shares)]
+            )
+            fig.update_layout(
+                title=f"{name} (accuracy {accuracy['columns'][name]:.3f})", barmode="group", yaxis_title="share of rows"
+            )
+            fig.update_xaxes(type="category", automargin=True)
             plots.append(f"<div>{_figure(fig, first)}</div>")
     assoc = result["fidelity"]["associations"]
     heat = ""
@@ -393,20 +424,32 @@ def render(evaluation, gates: list) -> str:
         a_syn = pd.DataFrame(assoc["synthetic"]).loc[names, names].to_numpy()
         from plotly.subplots import make_subplots
 
-        fig = make_subplots(rows=1, cols=3, subplot_titles=("real", "synthetic", "|real - synthetic|"))
+        # one shared y axis: the column names are written once, left of the first map, so they cannot run
+        # into the map before them; the x names are turned and given the room they need below
+        fig = make_subplots(
+            rows=1,
+            cols=3,
+            shared_yaxes=True,
+            horizontal_spacing=0.03,
+            subplot_titles=("real", "synthetic", "|real - synthetic|"),
+        )
         for i, matrix in enumerate((a_real, a_syn, np.abs(a_real - a_syn)), start=1):
             fig.add_trace(
                 go.Heatmap(z=matrix, x=names, y=names, zmin=0, zmax=1, colorscale="Blues", showscale=i == 3), 1, i
             )
-        fig.update_layout(height=420)
-        heat = _figure(fig, first).replace("height:300px", "height:420px")
+        fig.update_xaxes(tickangle=-60, automargin=True, type="category")
+        fig.update_yaxes(automargin=True, type="category", autorange="reversed")
+        heat = _figure(fig, first, height=480)
     pairs = "".join(
         f"<tr><td>{escape(p['pair'])}</td><td class='num'>{p['real']:.3f}</td><td class='num'>{p['synthetic']:.3f}</td>"
         f"<td class='num'>{p['difference']:.3f}</td></tr>"
         for p in assoc["top_pairs"]
     )
-    top_pairs = f"<table><tr><th>pair</th><th>real</th><th>synthetic</th><th>difference</th></tr>{pairs}</table>"
+    header = "<th>pair</th><th>real</th><th>synthetic</th><th>|real - synthetic| (lower is better)</th>"
+    top_pairs = f"<table><tr>{header}</tr>{pairs}</table>"
     return _template().render(
+        verdict=escape(verdict(gates, policy)) if gates else None,
+        verdict_class="pass" if gates and all(g.status == "pass" for g in gates) else "FAIL",
         rows=result["rows"],
         ncols=len(result["columns"]),
         target=result.get("target"),
@@ -419,7 +462,7 @@ def render(evaluation, gates: list) -> str:
         top_pairs=top_pairs,
         privacy=_guarantee(result) + privacy_section(result["privacy"], first),
         utility=utility_section(result["utility"]),
-        fairness=fairness_section(result["fairness"]),
+        fairness=fairness_section(result["fairness"], utility_metric(result)),
         sequences=sequences_section(result.get("sequences", {"status": "not computed"}), first),
         raw=escape(json.dumps(result, indent=1)),
     )

@@ -91,13 +91,59 @@ HEADLINES: dict[str, tuple[str, str, str]] = {
     ),
     "utility_tstr": ("utility.tstr.score", "model trained on synthetic, tested on the real holdout", "higher"),
     "utility_trtr": ("utility.trtr.score", "the same model trained on real data", "higher"),
-    "utility_gap": ("utility.gap", "TRTR - TSTR: what training on synthetic data costs", "lower"),
+    "utility_gap": (
+        "utility.gap",
+        "TRTR - TSTR: what training on synthetic data costs (positive = synthetic-trained is worse)",
+        "lower",
+    ),
     "fairness_dpd_change": (
         "fairness.max_abs_dpd_change",
         "largest |change| of a demographic-parity difference between groups, synthetic vs real",
         "lower",
     ),
 }
+
+
+SEQUENCE_HEADLINES = tuple(name for name, (path, _, _) in HEADLINES.items() if path.startswith("sequences."))
+UTILITY_HEADLINES = ("utility_tstr", "utility_trtr", "utility_gap")
+ANONYMETER_HEADLINES = {
+    "singling_out_risk": "privacy.anonymeter.singling_out",
+    "linkability_risk": "privacy.anonymeter.linkability",
+}
+# the main utility score per task (what `utility.score` holds), as people name it
+UTILITY_METRIC = {"classification": "ROC AUC", "regression": "R2"}
+
+
+def utility_metric(result: dict) -> str | None:
+    """The name of the score the utility figures are in (ROC AUC or R2), or None when none was computed."""
+    utility = result.get("utility") or {}
+    return UTILITY_METRIC.get(utility.get("task")) if utility.get("status") != "not computed" else None
+
+
+def anonymeter_detail(result: dict, name: str) -> dict | None:
+    """{risk, ci, control_rate} behind an anonymeter headline; for the largest risk, the attack it came
+    from (`attack` names it). None when not computed."""
+    anonymeter = lookup(result, "privacy.anonymeter") or {}
+    attacks = {"singling out": anonymeter.get("singling_out"), "linkability": anonymeter.get("linkability")}
+    inference = anonymeter.get("inference") or {}
+    if inference.get("status") != "not computed":
+        attacks.update({f"inference of {secret}": r for secret, r in inference.items()})
+    attacks = {k: r for k, r in attacks.items() if isinstance(r, dict) and "risk" in r}
+    if name == "anonymeter_risk_max":
+        if not attacks:
+            return None
+        attack = max(attacks, key=lambda k: attacks[k]["risk"])
+        return {"attack": attack, **attacks[attack]}
+    return attacks.get({"singling_out_risk": "singling out", "linkability_risk": "linkability"}.get(name, ""))
+
+
+def risk_text(detail: dict) -> str:
+    """An anonymeter risk as it must be read: with its interval and the control rate it is judged against."""
+    where = f"{detail['attack']}: " if "attack" in detail else ""
+    return (
+        f"{where}95% interval {detail['ci'][0]:.3f} to {detail['ci'][1]:.3f}; attack success "
+        f"{detail['attack_rate']:.3f} against {detail['control_rate']:.3f} on the holdout (control)"
+    )
 
 
 def lookup(result: dict, path: str):
@@ -147,20 +193,48 @@ class Evaluation:
         text = json.dumps({"headline": self.headline(), **self.result}, indent=1, allow_nan=False)
         return write_bytes_atomic(path, lambda fh: fh.write(text.encode()))
 
+    def is_sequence(self) -> bool:
+        """True for an event-table evaluation (entity and time given): only then do sequence figures exist."""
+        return (self.result.get("sequences") or {"status": "not computed"}).get("status") != "not computed"
+
+    def meaning(self, name: str) -> str:
+        """A headline's meaning for this evaluation: the utility score named (ROC AUC or R2), an anonymeter
+        risk with its interval and control rate, and which direction is better."""
+        _, meaning, better = HEADLINES[name]
+        metric = utility_metric(self.result)
+        if name in UTILITY_HEADLINES and metric:
+            meaning = f"{meaning}, in {metric}"
+        detail = (
+            anonymeter_detail(self.result, name) if name in (*ANONYMETER_HEADLINES, "anonymeter_risk_max") else None
+        )
+        if detail:
+            meaning = f"{meaning} ({risk_text(detail)})"
+        return f"{meaning} ({better} is better)"
+
+    def shown_headlines(self) -> list[str]:
+        """The headline names this evaluation can have: sequence figures only for event tables."""
+        return [n for n in HEADLINES if self.is_sequence() or n not in SEQUENCE_HEADLINES]
+
     def summary(self) -> list[tuple[str, str, str]]:
-        """(metric, value, meaning) rows for the headline metrics."""
+        """(metric, value, meaning) rows for the headline metrics (no sequence rows for a plain table)."""
         rows = []
-        for name, value in self.headline().items():
-            _, meaning, better = HEADLINES[name]
+        headline = self.headline()
+        for name in self.shown_headlines():
+            value = headline[name]
             shown = "not computed" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-            rows.append((name, shown, f"{meaning} ({better} is better)"))
+            rows.append((name, shown, self.meaning(name)))
         return rows
 
-    def to_html(self, path: str | os.PathLike, gates: list | None = None) -> Path:
+    def to_html(self, path: str | os.PathLike, gates: list | None = None, policy: str = "default") -> Path:
+        """The self-contained HTML report; with `gates`, its first line is the verdict under `policy` (a name)."""
         from privsynth.evaluate.html import render
         from privsynth.io import write_bytes_atomic
 
-        page = render(self, gates or [])
+        if gates is None:  # the shipped policy's gates: a report always opens with its verdict
+            from privsynth.evaluate.gate import check, load_policy
+
+            gates = check(self.headline(), load_policy())
+        page = render(self, gates, policy)
         return write_bytes_atomic(path, lambda fh: fh.write(page.encode()))
 
     def __repr__(self) -> str:

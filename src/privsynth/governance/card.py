@@ -34,12 +34,50 @@ FIDELITY = {
 UTILITY = {
     "utility_tstr": "model trained on synthetic, tested on real holdout",
     "utility_trtr": "the same model trained on real data (reference)",
-    "utility_gap": "utility gap (TRTR - TSTR)",
+    "utility_gap": "utility gap (TRTR - TSTR; positive = the synthetic-trained model is worse)",
 }
 
 
-def card_context(manifest: dict, catalog=None, model=None, purpose: str | None = None, intended_use: str | None = None):
-    """Everything the card shows, as plain values (the templates only lay it out)."""
+def _rows(labels: dict[str, str], headline: dict, evaluation: dict | None) -> list[tuple[str, float, str]]:
+    """(label with its better direction, value, how to read it) for the headline figures recorded: the
+    utility score named, an anonymeter risk with its interval and the control rate it is judged against."""
+    from privsynth.evaluate.report import HEADLINES, risk_text
+
+    metric = (evaluation or {}).get("utility_metric")
+    anonymeter = (evaluation or {}).get("anonymeter") or {}
+    rows = []
+    for key, label in labels.items():
+        if key not in headline:
+            continue
+        better = HEADLINES[key][2]
+        if key in ("utility_tstr", "utility_trtr", "utility_gap") and metric:
+            label = f"{label}, in {metric}"
+        note = risk_text(anonymeter[key]) if key in anonymeter else ""
+        rows.append((f"{label} ({better} is better)", headline[key], note))
+    return rows
+
+
+def _name_of(manifest: dict, name: str | None, source: dict | None) -> str:
+    """What a reader calls the subject: the file it was written to, else its source's file, else its id."""
+    if name:
+        return name
+    if source and source.get("location"):
+        return f"{manifest.get('kind', 'dataset')} of {Path(str(source['location'])).name}"
+    return manifest["id"]
+
+
+def card_context(
+    manifest: dict,
+    catalog=None,
+    model=None,
+    purpose: str | None = None,
+    intended_use: str | None = None,
+    name: str | None = None,
+):
+    """Everything the card shows, as plain values (the templates only lay it out). `name` is what readers
+    call the subject (its file's name); the title is that name and the purpose, never an opaque id."""
+    from privsynth.evaluate.gate import verdict
+
     kind = manifest.get("kind", "dataset")
     evaluation = None
     source = None
@@ -59,8 +97,21 @@ def card_context(manifest: dict, catalog=None, model=None, purpose: str | None =
         else "Internal model development and testing. There is no formal privacy guarantee: review the attack "
         "results below (and your own policy) before sharing outside the team."
     )
+    subject = _name_of(manifest, name, source)
+    short = purpose or (
+        "a model of a sensitive table, to generate synthetic twins of it"
+        if kind == "model"
+        else "a privacy-protected synthetic twin of a sensitive table"
+    )
+    if evaluation is None:
+        judged = "not judged: no evaluation is recorded in the catalog (run privsynth evaluate with --holdout)"
+    else:
+        judged = verdict(evaluation.get("gates") or [], evaluation.get("policy", "default"))
     return {
-        "title": ("Model card" if kind == "model" else "Datasheet") + f": {manifest['id']}",
+        "title": f"{subject}: {short}",
+        "card_kind": "Model card" if kind == "model" else "Datasheet",
+        "verdict": judged,
+        "verdict_passed": judged.startswith("safe to share"),
         "kind": kind,
         "manifest": manifest,
         "purpose": purpose
@@ -73,9 +124,9 @@ def card_context(manifest: dict, catalog=None, model=None, purpose: str | None =
         "operation": manifest.get("operation") or {},
         "privacy": privacy,
         "formal": formal,
-        "attacks": [(label, headline[key]) for key, label in ATTACKS.items() if key in headline],
-        "fidelity": [(label, headline[key]) for key, label in FIDELITY.items() if key in headline],
-        "utility": [(label, headline[key]) for key, label in UTILITY.items() if key in headline],
+        "attacks": _rows(ATTACKS, headline, evaluation),
+        "fidelity": _rows(FIDELITY, headline, evaluation),
+        "utility": _rows(UTILITY, headline, evaluation),
         "gates": (evaluation or {}).get("gates", []),
         "evaluation": evaluation,
         "limitations": limitations,

@@ -44,7 +44,8 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Range):
-        return {"range": dataclasses.asdict(value)}
+        # the display text is not part of the request: manifests record the range itself
+        return {"range": {k: v for k, v in dataclasses.asdict(value).items() if k != "shown"}}
     if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dict):
