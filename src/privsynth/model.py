@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privsynth import __version__, engines, pii
+from privsynth import __version__, engines, replacements
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.fingerprint import fingerprint
@@ -238,10 +238,8 @@ class Model:
         elif column.kind == "text":
             lengths = np.interp(rng.random(n), np.linspace(0, 1, len(state["lengths"])), state["lengths"])
             series = pd.Series(placeholder_text(np.round(lengths).astype(int), rng), dtype=object)
-        elif column.policy == "surrogate":
-            series = pii.surrogate_keys(n, column.dtype, state.get("width", 0))
         else:
-            series = pd.Series(pii.fake_values(column.pii or "key", n, rng, state.get("layouts")), dtype=object)
+            series = pd.Series(replacements.draw(column.pii or "key", column.policy, state, n, rng))
         if column.nullable and state.get("null_rate"):
             series = series.where(rng.random(n) >= state["null_rate"], None)
         try:
@@ -273,8 +271,8 @@ def placeholder_text(lengths: np.ndarray, rng: np.random.Generator) -> list[str]
 def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
     """Replacement state for columns that are not learned; carries no personal values.
 
-    Phone/national-id digit layouts are kept only when used by >= k rows; text keeps its length
-    quantiles pooled like numeric grids.
+    Identifier layouts are kept only when used by >= k rows, with the namespace no real value is in
+    (`replacements.learn`); text keeps its length quantiles pooled like numeric grids.
     """
     out: dict[str, dict] = {}
     for column in schema.columns:
@@ -285,12 +283,8 @@ def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
         values = series.dropna().astype(str)
         if column.kind == "text":
             state["lengths"] = [float(q) for q in np.quantile(values.str.len(), np.linspace(0, 1, 11))]
-        elif column.policy == "surrogate":
-            state["width"] = int(values.str.len().median()) if len(values) else 0
-        elif column.pii in ("phone", "national_id"):
-            layouts = values.str.replace(r"\d", "9", regex=True).value_counts()
-            frequent = layouts[layouts >= schema.rare_category_threshold]
-            state["layouts"] = [x for x, c in frequent.items() for _ in range(int(min(c, 100)))]
+        elif column.kind == "identifier":
+            state.update(replacements.learn(column.pii or "key", column.policy, series, schema.rare_category_threshold))
         out[column.name] = state
     return out
 
