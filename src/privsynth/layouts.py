@@ -56,12 +56,13 @@ def learn(values: pd.Series, k: int, literals: bool = True) -> dict:
 
 def _layouts_of(rows: pd.Series, mask: str, k: int, literals: bool) -> list[dict]:
     runs = _runs(rows)
+    classed = [j for j in runs.columns if _class(runs[j].iloc[0])]
+    counter = max(classed, key=lambda j: runs[j].nunique()) if classed else None  # always drawn afresh
     literal = []
     for j in runs.columns:
         counts = runs[j].value_counts()
         frequent = counts[counts >= k]
-        cls = _class(runs[j].iloc[0])
-        if not cls or (literals and frequent.sum() >= LITERAL_SHARE * len(rows)):
+        if j not in classed or (literals and j != counter and frequent.sum() >= LITERAL_SHARE * len(rows)):
             literal.append(j)
     variable = [j for j in runs.columns if j not in literal]
     if not variable:

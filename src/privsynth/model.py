@@ -289,12 +289,13 @@ def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
     return out
 
 
-def _as_schema(frame: pd.DataFrame, schema) -> Schema:
+def _as_schema(frame: pd.DataFrame, schema, strict: bool = False) -> Schema:
     if isinstance(schema, Schema):
-        return Schema.infer(frame, SchemaFile(**{k: v for k, v in schema.model_dump().items()}))
+        file = SchemaFile(**{k: v for k, v in schema.model_dump(exclude={"columns": {"__all__": {"problem"}}}).items()})
+        return Schema.infer(frame, file, strict)
     if schema is None or isinstance(schema, SchemaFile):
-        return Schema.infer(frame, schema)
-    return Schema.infer(frame, load_yaml(schema, list(frame.columns)))
+        return Schema.infer(frame, schema, strict)
+    return Schema.infer(frame, load_yaml(schema, list(frame.columns)), strict)
 
 
 def _check_fit_input(frame: pd.DataFrame, schema: Schema) -> None:
@@ -322,6 +323,7 @@ def fit(
     progress: Callable[[str], None] | None = None,
     table: str | None = None,
     ledger: str | os.PathLike | bool | None = None,
+    strict: bool = False,
     **params,
 ) -> Model:
     """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
@@ -331,7 +333,8 @@ def fit(
     DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
     spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
     catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
-    its limit.
+    its limit. A column whose kind inference cannot settle (numbers mixed with other text) is fitted as
+    the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
     """
     step = progress or (lambda _msg: None)
     engine_obj = engines.make(engine, **params)
@@ -347,7 +350,7 @@ def fit(
     if getattr(engine_obj, "differentially_private", False):
         return _fit_private(data, engine_obj, schema, seed, step, ledger)
     step("inferring schema")
-    schema_obj = _as_schema(data, schema)
+    schema_obj = _as_schema(data, schema, strict)
     _check_fit_input(data, schema_obj)
     if schema_obj.constraints:
         from privsynth.augment.constraints import learn_combinations
