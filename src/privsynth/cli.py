@@ -170,6 +170,11 @@ def describe(
         out.print("Not learned:")
         for line in treated:
             out.print(f"  - {line}")
+    notes = [f"{c.name}: {c.note}" for c in result.columns if c.learned and c.note and c.kind != "datetime"]
+    if notes:
+        out.print("Learned, as inferred:")
+        for line in notes:
+            out.print(f"  - {line}")
     _print_problems(result, "describe")
     if schema_out:
         io.write_bytes_atomic(schema_out, lambda fh: fh.write(result.to_yaml().encode()))

@@ -163,8 +163,8 @@ def generate(state: dict, n: int, rng: np.random.Generator, *, unique: bool, seq
                 indices = distinct_integers(rng, room, len(rows))
             else:
                 indices = rng.integers(0, min(room, 2**62), size=len(rows))
-            for row, index in zip(rows, indices, strict=True):
-                out[row] = _value(layout, int(index))
+            if len(rows):
+                out[rows] = _values(layout, indices)
         spill = np.asarray(spill, dtype=int)
     out[spill] = fallback(state.get("marker", MARKERS[0]), len(spill), taken=set(out[out != None]))  # noqa: E711
     return out
@@ -181,22 +181,34 @@ def distinct_integers(rng: np.random.Generator, room: int, size: int) -> np.ndar
     return rng.permutation(drawn)[:size]
 
 
-def _value(layout: dict, index: int) -> str:
-    """The `index`-th value of the layout's free namespace: free prefix, then the rest in mixed radix."""
+def _values(layout: dict, indices: np.ndarray) -> np.ndarray:
+    """The `indices`-th values of the layout's free namespace: a free prefix (index // rest's size), then the
+    rest in mixed radix (index % rest's size), poured into the layout's runs; vectorised over rows."""
     free = layout["free"]
     classes = "".join(cls * width for cls, width in layout["parts"] if cls != "lit")
-    tail_classes = classes[len(free[0]) :]
-    tail_space = int(np.prod([len(ALPHABETS[c]) for c in tail_classes], dtype=object))
-    prefix_index, rest = divmod(index, tail_space)
-    chars = free[prefix_index % len(free)] + _spell(rest, tail_classes)
-    out, at = [], 0
+    tail = classes[len(free[0]) :]
+    tail_space = int(np.prod([len(ALPHABETS[c]) for c in tail], dtype=object))
+    indices = np.asarray(indices, dtype="int64")
+    if tail_space > 2**62:  # indices stay below 2**62: the first free prefix holds them all
+        which, rest = np.zeros_like(indices), indices
+    else:
+        which, rest = np.divmod(indices, tail_space)
+    positions = [np.array([p[j] for p in free])[which % len(free)] for j in range(len(free[0]))]
+    digits = []
+    for cls in reversed(tail):
+        letters = np.array(list(ALPHABETS[cls]))
+        rest, at = np.divmod(rest, len(letters))
+        digits.append(letters[at])
+    positions += digits[::-1]
+    out, at = np.full(len(indices), "", dtype=object), 0
     for cls, payload in layout["parts"]:
         if cls == "lit":
-            out.append(payload)
+            out = out + payload
         else:
-            out.append(chars[at : at + payload])
+            for column in positions[at : at + payload]:
+                out = out + column.astype(object)
             at += payload
-    return "".join(out)
+    return out
 
 
 def fallback(mark: str, n: int, width: int = 6, taken: set | None = None) -> list[str]:

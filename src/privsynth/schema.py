@@ -290,14 +290,14 @@ def _kind_from_data(
             if unique:
                 return (
                     "identifier",
-                    f"key by uniqueness: every value is distinct ({reason}, but the column name does not say {what})",
+                    f"key by uniqueness: every value is distinct; {reason}, but the column name does not say {what}",
                     _KEY,
                 )
             if pii.counter_share(text) >= 0.9:
                 return (
                     "identifier",
-                    f"key by counters: values count up within shared prefixes ({reason}, "
-                    f"but the column name does not say {what})",
+                    f"key by counters: values count up within shared prefixes; {reason}, "
+                    f"but the column name does not say {what}",
                     _KEY,
                 )
         decided = "the column name and content" if pii.named(kind, name) else "content"
