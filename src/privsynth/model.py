@@ -239,7 +239,7 @@ class Model:
             lengths = np.interp(rng.random(n), np.linspace(0, 1, len(state["lengths"])), state["lengths"])
             series = pd.Series(placeholder_text(np.round(lengths).astype(int), rng), dtype=object)
         else:
-            series = pd.Series(replacements.draw(column.pii or "key", column.policy, state, n, rng))
+            series = pd.Series(replacements.draw(column.pii or "key", column.policy, state, n, rng, column.dtype))
         if column.nullable and state.get("null_rate"):
             series = series.where(rng.random(n) >= state["null_rate"], None)
         try:

@@ -89,10 +89,17 @@ def _house_numbers(texts: pd.Series) -> dict:
     return {"house_width": 8, "house_starts": ["99"]}  # no real number has 8 digits after the widths above
 
 
-def draw(kind: str, policy: str, state: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` replacement values; none equals a real value of the column the state was learned from."""
+def draw(kind: str, policy: str, state: dict, n: int, rng: np.random.Generator, dtype: str = "object") -> np.ndarray:
+    """`n` replacement values; none equals a real value of the column the state was learned from. An empty
+    state (differentially private fits, which measure nothing outside their mechanism) gives marker keys,
+    or integer keys 1..n for a numeric `dtype`: unchecked against the data, as nothing was measured."""
+    if state.get("layouts") and not isinstance(state["layouts"][0], dict):
+        state = {k: v for k, v in state.items() if k != "layouts"}  # a model file from before free namespaces
     if kind == "key" and "start" in state:
         return np.arange(state["start"], state["start"] + n)
+    numeric = dtype != "object" and pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(dtype))
+    if kind == "key" and numeric and not state.get("layouts"):
+        return np.arange(1, n + 1)
     unique = state.get("unique", policy == "surrogate")
     if kind == "key" or kind in DIGIT_KINDS:
         if not state.get("layouts") and kind != "key":
