@@ -130,3 +130,26 @@ def test_describe_says_which_rule_decided(stops, tmp_path, run_cli):
         result.stdout.split()
     )
     assert "does not say phone" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_history_keys_are_fresh_and_keep_the_layout(as_text):
+    rng = np.random.default_rng(0)
+    entities = 60
+    lengths = rng.integers(2, 8, entities)
+    ids = [f"PT-{i:04d}" if as_text else i for i in range(1, entities + 1)]
+    events = pd.DataFrame(
+        {
+            "patient": np.repeat(ids, lengths),
+            "day": np.concatenate([np.sort(rng.integers(0, 100, n)) for n in lengths]),
+            "value": rng.normal(size=lengths.sum()).round(1),
+        }
+    )
+    model = ps.fit_sequences(events, "patient", "day", engine="independent", entity_engine="independent", seed=0)
+    out = model.sample(200, seed=1)
+    keys = pd.Series(out["patient"].unique())
+    assert len(keys) == 200 and not set(keys) & set(ids)
+    if as_text:
+        assert keys.str.fullmatch(r"PT-\d{4}").all()
+    else:
+        assert keys.min() > max(ids)
