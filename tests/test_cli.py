@@ -186,8 +186,14 @@ def test_mixed_types_in_a_column(run_cli, tmp_path):
     frame = mixed_frame(100).astype({"age": object})
     frame.loc[[5, 17], "age"] = "unknown"
     frame.to_csv(tmp_path / "in.csv", index=False)
-    _one_line_error(run_cli("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm"), "'age' mixes types", "unknown")
-    _one_line_error(run_cli("describe", tmp_path / "in.csv"), "'age' mixes types")
+    fit = ("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm")
+    _one_line_error(run_cli(*fit, "--strict"), "'age' mixes types", "unknown")
+    _one_line_error(run_cli("describe", tmp_path / "in.csv", "--strict"), "'age' mixes types")
+    described = run_cli("describe", tmp_path / "in.csv")  # without --strict: shown, and inference goes on
+    assert described.code == 0, described.stderr
+    assert "'age' mixes types: 2 of 100 values are not numbers" in described.stdout
+    assert "--strict" in described.stdout
+    assert run_cli(*fit).code == 0
 
 
 def test_hundred_thousand_distinct_categories(run_cli, tmp_path):

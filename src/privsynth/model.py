@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privsynth import __version__, engines, pii
+from privsynth import __version__, engines, replacements
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.fingerprint import fingerprint
@@ -238,10 +238,8 @@ class Model:
         elif column.kind == "text":
             lengths = np.interp(rng.random(n), np.linspace(0, 1, len(state["lengths"])), state["lengths"])
             series = pd.Series(placeholder_text(np.round(lengths).astype(int), rng), dtype=object)
-        elif column.policy == "surrogate":
-            series = pii.surrogate_keys(n, column.dtype, state.get("width", 0))
         else:
-            series = pd.Series(pii.fake_values(column.pii or "key", n, rng, state.get("layouts")), dtype=object)
+            series = pd.Series(replacements.draw(column.pii or "key", column.policy, state, n, rng, column.dtype))
         if column.nullable and state.get("null_rate"):
             series = series.where(rng.random(n) >= state["null_rate"], None)
         try:
@@ -273,8 +271,8 @@ def placeholder_text(lengths: np.ndarray, rng: np.random.Generator) -> list[str]
 def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
     """Replacement state for columns that are not learned; carries no personal values.
 
-    Phone/national-id digit layouts are kept only when used by >= k rows; text keeps its length
-    quantiles pooled like numeric grids.
+    Identifier layouts are kept only when used by >= k rows, with the namespace no real value is in
+    (`replacements.learn`); text keeps its length quantiles pooled like numeric grids.
     """
     out: dict[str, dict] = {}
     for column in schema.columns:
@@ -285,22 +283,19 @@ def _extras(frame: pd.DataFrame, schema: Schema) -> dict:
         values = series.dropna().astype(str)
         if column.kind == "text":
             state["lengths"] = [float(q) for q in np.quantile(values.str.len(), np.linspace(0, 1, 11))]
-        elif column.policy == "surrogate":
-            state["width"] = int(values.str.len().median()) if len(values) else 0
-        elif column.pii in ("phone", "national_id"):
-            layouts = values.str.replace(r"\d", "9", regex=True).value_counts()
-            frequent = layouts[layouts >= schema.rare_category_threshold]
-            state["layouts"] = [x for x, c in frequent.items() for _ in range(int(min(c, 100)))]
+        elif column.kind == "identifier":
+            state.update(replacements.learn(column.pii or "key", column.policy, series, schema.rare_category_threshold))
         out[column.name] = state
     return out
 
 
-def _as_schema(frame: pd.DataFrame, schema) -> Schema:
+def _as_schema(frame: pd.DataFrame, schema, strict: bool = False) -> Schema:
     if isinstance(schema, Schema):
-        return Schema.infer(frame, SchemaFile(**{k: v for k, v in schema.model_dump().items()}))
+        file = SchemaFile(**{k: v for k, v in schema.model_dump(exclude={"columns": {"__all__": {"problem"}}}).items()})
+        return Schema.infer(frame, file, strict)
     if schema is None or isinstance(schema, SchemaFile):
-        return Schema.infer(frame, schema)
-    return Schema.infer(frame, load_yaml(schema, list(frame.columns)))
+        return Schema.infer(frame, schema, strict)
+    return Schema.infer(frame, load_yaml(schema, list(frame.columns)), strict)
 
 
 def _check_fit_input(frame: pd.DataFrame, schema: Schema) -> None:
@@ -328,6 +323,7 @@ def fit(
     progress: Callable[[str], None] | None = None,
     table: str | None = None,
     ledger: str | os.PathLike | bool | None = None,
+    strict: bool = False,
     **params,
 ) -> Model:
     """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
@@ -337,7 +333,8 @@ def fit(
     DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
     spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
     catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
-    its limit.
+    its limit. A column whose kind inference cannot settle (numbers mixed with other text) is fitted as
+    the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
     """
     step = progress or (lambda _msg: None)
     engine_obj = engines.make(engine, **params)
@@ -353,7 +350,7 @@ def fit(
     if getattr(engine_obj, "differentially_private", False):
         return _fit_private(data, engine_obj, schema, seed, step, ledger)
     step("inferring schema")
-    schema_obj = _as_schema(data, schema)
+    schema_obj = _as_schema(data, schema, strict)
     _check_fit_input(data, schema_obj)
     if schema_obj.constraints:
         from privsynth.augment.constraints import learn_combinations

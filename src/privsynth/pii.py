@@ -1,8 +1,9 @@
 """Direct identifiers: detect them, and make replacements that carry nothing of the real values.
 
 A column flagged here is never shown to an encoder or engine unless the user sets `policy: keep`.
-Policies: `fake` (format-preserving fakes from Faker, seeded), `surrogate` (fresh keys 1..n),
-`drop` (column left out of the output), `keep` (learned like any other column: the user's choice).
+Policies: `fake` (format-preserving fakes), `surrogate` (fresh keys in the real keys' layout), `drop` (column
+left out of the output), `keep` (learned like any other column: the user's choice). The replacement values,
+which never equal a real value, are made by `privsynth.replacements`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}(\s*(x|ext\.?)\s*\d{1,6})?$", re.IGNOR
 _PHONE_LAYOUT = re.compile(
     r"^\+|[\s()-]|^\d{2,4}\.\d{2,4}\.\d{2,4}$"
 )  # a phone written for people has a +, a space, brackets or dashes
+_ZIP4 = re.compile(r"^\d{5}-\d{4}$")  # a US ZIP+4 postal code, never a phone
+_COUNTER = re.compile(r"^(.*[^0-9])?([0-9]+)([^0-9]*)$")
 _SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _CARD = re.compile(r"^\d{4}([ -]?\d{4}){2}[ -]?\d{1,7}$")
 _SUFFIXES = (
@@ -106,6 +109,7 @@ def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] |
             "phone",
             lambda t: (
                 _PHONE.match(t)
+                and not _ZIP4.match(t)
                 and 7 <= len(re.sub(r"\D", "", re.sub(r"(?i)(x|ext\.?)\s*\d+$", "", t))) <= 15
                 and (_PHONE_LAYOUT.search(t) or _NAME_HINTS["phone"].search(name))
             ),
@@ -121,47 +125,26 @@ def detect(name: str, values: pd.Series, sample: int = 500) -> tuple[str, str] |
     return None
 
 
-# ---------------------------------------------------------------- replacements
+WEAK_KINDS = ("phone", "national_id")  # digit layouts: a key can look like one; a column name decides
 
 
-def _digit_template(texts: pd.Series, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Fresh values in the real values' layouts: every digit redrawn, separators kept."""
-    layouts = texts.dropna().astype(str).str.replace(r"\d", "9", regex=True)
-    layouts = layouts.value_counts()
-    chosen = rng.choice(layouts.index.to_numpy(dtype=object), size=n, p=(layouts / layouts.sum()).to_numpy())
-    digits = rng.integers(0, 10, size=(n, max(len(x) for x in chosen)))
-    out = np.empty(n, dtype=object)
-    for i, layout in enumerate(chosen):
-        row = digits[i]
-        out[i] = "".join(str(row[j]) if ch == "9" else ch for j, ch in enumerate(layout))
-    return out
+def named(kind: str, name: str) -> bool:
+    """True when the column name says it holds `kind` (e.g. `mobile` for phone, `ssn` for national id)."""
+    hint = _NAME_HINTS.get(kind)
+    return bool(hint and hint.search(name))
 
 
-def fake_values(kind: str, n: int, rng: np.random.Generator, layouts: list[str] | None = None) -> np.ndarray:
-    """`n` fake values of one pii kind, reproducible from `rng`. `layouts` (phones, ids) are digit masks
-    such as "(999) 999-9999" learned from the column (masks carry no personal data)."""
-    from faker import Faker
-
-    fake = Faker("en_US")
-    fake.seed_instance(int(rng.integers(0, 2**31 - 1)))
-    if kind in ("phone", "national_id") and layouts:
-        return _digit_template(pd.Series(layouts), n, rng)
-    make = {
-        "email": fake.email,
-        "phone": fake.phone_number,
-        "person_name": fake.name,
-        "national_id": fake.ssn,
-        "credit_card": fake.credit_card_number,
-        "ip_address": fake.ipv4_public,
-        "street_address": fake.street_address,
-    }.get(kind, fake.uuid4)
-    return np.array([make() for _ in range(n)], dtype=object)
-
-
-def surrogate_keys(n: int, dtype: str, width: int = 0) -> pd.Series:
-    """Fresh keys 1..n (integers) or zero-padded strings of the real keys' width; unrelated to real keys."""
-    keys = np.arange(1, n + 1)
-    if "int" in dtype.lower() or "float" in dtype.lower():
-        return pd.Series(keys).astype(dtype)
-    digits = max(width - 1, len(str(n)))  # "S" plus zero-padded digits, all keys the same width
-    return pd.Series([f"S{k:0{digits}d}" for k in keys], dtype=object)
+def counter_share(texts: pd.Series, least: int = 20, spread: int = 10) -> float:
+    """Share of the distinct values `texts` that are counters: values that differ only in their last digit
+    run, in groups of >= `least` whose numbers span at most `spread` times their count (`17-000007`,
+    `17-000008`, ...). Phone numbers and national ids spread their digits over their whole range."""
+    parts = texts.astype(str).str.extract(_COUNTER)
+    found = parts[1].notna()
+    if not found.any():
+        return 0.0
+    parts = parts[found]
+    numbers = parts[1].str[-15:].astype("int64")
+    groups = numbers.groupby([parts[0].fillna(""), parts[2], parts[1].str.len()])
+    stats = groups.agg(["min", "max", "nunique"])
+    dense = stats[(stats["nunique"] >= least) & (stats["max"] - stats["min"] + 1 <= spread * stats["nunique"])]
+    return float(dense["nunique"].sum() / len(texts))

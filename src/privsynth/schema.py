@@ -8,6 +8,7 @@ Validation collects every problem and raises one SchemaError listing them all.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -70,6 +71,7 @@ class Column(BaseModel):
     pii: PiiKind | None = None
     policy: Policy = "keep"
     note: str | None = None
+    problem: str | None = None  # what inference could not settle (e.g. mixed types): shown by describe
 
     _checked = model_validator(mode="after")(_check_column)
 
@@ -153,8 +155,11 @@ class Schema(Settings):
         raise KeyError(name)
 
     @classmethod
-    def infer(cls, frame: pd.DataFrame, overrides: SchemaFile | None = None) -> Schema:
-        """Measure `frame`; what `overrides` states wins. Raises SchemaError listing every problem."""
+    def infer(cls, frame: pd.DataFrame, overrides: SchemaFile | None = None, strict: bool = False) -> Schema:
+        """Measure `frame`; what `overrides` states wins. A column whose values inference cannot settle
+        (numbers mixed with other text) gets the kind that holds every value (categorical) and its
+        `problem` says why; with `strict` such columns are errors instead. Raises SchemaError listing every
+        problem (always for what the schema file states and the data contradict)."""
         overrides = overrides or SchemaFile()
         settings = Settings(**overrides.model_dump(include=set(Settings.model_fields)))
         given = {c.name: c for c in overrides.columns}
@@ -163,7 +168,7 @@ class Schema(Settings):
         columns = []
         for name in frame.columns:
             try:
-                columns.append(infer_column(str(name), frame[name], settings, given.get(str(name))))
+                columns.append(infer_column(str(name), frame[name], settings, given.get(str(name)), strict))
             except SchemaError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -176,7 +181,11 @@ class Schema(Settings):
         if not body.get("constraints"):
             body.pop("constraints", None)
         body["columns"] = [
-            {k: v for k, v in c.items() if not (k == "nullable" and v is False) and not (k == "policy" and v == "keep")}
+            {
+                k: v
+                for k, v in c.items()
+                if not (k == "nullable" and v is False) and not (k == "policy" and v == "keep") and k != "problem"
+            }
             for c in body["columns"]
         ]
         return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
@@ -246,8 +255,11 @@ def _number(x: Any) -> float | int:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
-def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[str, str | None, dict]:
-    """(kind, note, extras) inferred from the values alone. extras may hold datetime_format / pii.
+def _kind_from_data(
+    name: str, series: pd.Series, settings: Settings, strict: bool = False
+) -> tuple[str, str | None, dict]:
+    """(kind, note, extras) inferred from the values alone. extras may hold datetime_format / pii / problem.
+    The note says which rule decided and why.
 
     Text columns are judged on their distinct values weighted by their counts, so a million-row column
     of twenty categories costs one hashing pass, not a million string operations."""
@@ -269,30 +281,83 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
     fmt = dates.guess_format(text)  # dates first: "2017-02-25" must not pass for a phone number
     if fmt is not None:
         return "datetime", f"text dates in format {fmt}", {"datetime_format": fmt}
+    unique = n_distinct == len(series) and len(series) >= 20
     found = pii.detect(name, text)  # before numbers: card numbers and phones are digit strings
     if found:
         kind, reason = found
-        return "identifier", reason, {"pii": kind, "policy": "fake"}
+        if kind in pii.WEAK_KINDS and not pii.named(kind, name):
+            what = kind.replace("_", " ")
+            if unique:
+                return (
+                    "identifier",
+                    f"key by uniqueness: every value is distinct; {reason}, but the column name does not say {what}",
+                    _KEY,
+                )
+            if pii.counter_share(text) >= 0.9:
+                return (
+                    "identifier",
+                    f"key by counters: values count up within shared prefixes; {reason}, "
+                    f"but the column name does not say {what}",
+                    _KEY,
+                )
+        decided = "the column name and content" if pii.named(kind, name) else "content"
+        also = "; every value is distinct too: replacements stay distinct" if unique else ""
+        return "identifier", f"{kind.replace('_', ' ')} by {decided}: {reason}{also}", {"pii": kind, "policy": "fake"}
+    codes = _codes(text)
     is_number = pd.to_numeric(text, errors="coerce").notna().to_numpy()
     parsed = float(weights[is_number].sum())
-    if is_number.all():
+    if is_number.all() and codes is None:
         return _numeric_kind(name, pd.to_numeric(values.astype(str)), n_distinct, len(series))
-    if parsed >= 0.9:
+    problem = None
+    if parsed >= 0.9 and codes is None:
         bad_values = set(text[~is_number])
         as_text = values.astype(str)
         bad = as_text[as_text.isin(bad_values)]
         where = bad.index[0] + 2 if isinstance(bad.index[0], int | np.integer) else bad.index[0]  # CSV line
-        raise SchemaError(
+        problem = (
             f"column {name!r} mixes types: {len(bad)} of {len(values)} values are not numbers "
-            f"(e.g. {bad.iloc[0]!r} in row {where}); "
-            "fix those values or declare `kind: categorical` for it in a schema file"
+            f"(e.g. {bad.iloc[0]!r} in row {where})"
         )
+        if strict:
+            raise SchemaError(f"{problem}; fix those values or declare `kind: categorical` for it in a schema file")
+    kind, note, extras = _text_kind(text, counts, weights, settings, unique)
+    if codes is not None:
+        note = f"{codes}: {kind}, not numbers" + (f"; {note}" if note else "")
+    if problem is not None:
+        extras = {**extras, "problem": f"{problem}: read as {kind} text (declare its kind in a schema file)"}
+    return kind, note, extras
+
+
+_KEY = {"pii": "key", "policy": "surrogate"}
+_CODE = re.compile(r"^[0-9]+([ -][0-9]+)*$")
+
+
+def _codes(text: pd.Series) -> str | None:
+    """What makes digit text codes rather than numbers (postal codes, account numbers): digit groups joined
+    by dashes or spaces in some values (ZIP+4 `98115-4820`), or leading zeros (`02134`); None otherwise."""
+    if text.empty or not text.str.fullmatch(_CODE).all():
+        return None
+    joined = int(text.str.contains(r"[ -]").sum())
+    zeros = int(text.str.match(r"0[0-9]").sum())
+    if not joined and not zeros:
+        return None
+    widths = sorted(set(text.str.len()))
+    said = [f"{joined} joined by dashes or spaces"] if joined else []
+    said += [f"{zeros} with leading zeros"] if zeros else []
+    shape = f"width {widths[0]}" if len(widths) == 1 else f"widths {widths[0]}-{widths[-1]}"
+    return f"codes by layout: digit text ({', '.join(said)}; {shape})"
+
+
+def _text_kind(text, counts, weights, settings, unique) -> tuple[str, str | None, dict]:
+    """Kind of a text column that is neither dates, personal data nor numbers: key, free text, rare values
+    (identifier) or categorical."""
+    n_distinct = len(counts)
     lengths = text.str.len().to_numpy()
     spaced = text.str.contains(" ", regex=False).to_numpy()
-    if n_distinct == len(series) and len(series) >= 20 and lengths.max() <= 64 and not spaced.any():
-        return "identifier", "every value is unique (a key)", {"pii": "key", "policy": "surrogate"}
+    if unique and lengths.max() <= 64 and not spaced.any():
+        return "identifier", "key by uniqueness: every value is distinct", dict(_KEY)
     long_text = float(weights @ lengths) > 20 and float(weights @ spaced) > 0.5
-    if n_distinct > settings.max_categories or (n_distinct > 0.5 * len(values) and long_text):
+    if n_distinct > settings.max_categories or (n_distinct > 0.5 * counts.sum() and long_text):
         return (
             "text",
             (
@@ -305,10 +370,10 @@ def _kind_from_data(name: str, series: pd.Series, settings: Settings) -> tuple[s
         return (
             "identifier",
             (
-                f"every value occurs fewer than {settings.rare_category_threshold} times, so none can be "
-                "reproduced without revealing rare values"
+                f"key by rarity: every value occurs fewer than {settings.rare_category_threshold} times, so none "
+                "can be reproduced without revealing rare values"
             ),
-            {"pii": "key", "policy": "surrogate"},
+            dict(_KEY),
         )
     return "categorical", None, {}
 
@@ -332,11 +397,14 @@ def _numeric_kind(name: str, values: pd.Series, n_distinct: int, n_rows: int) ->
     if integral and n_distinct == n_rows and n_rows >= 20:
         dense = (floats.max() - floats.min() + 1) <= 2 * n_rows
         if pii.KEY_NAME.search(name) or dense:
-            return "identifier", "unique integers (a key)", {"pii": "key", "policy": "surrogate"}
+            why = "named like a key" if pii.KEY_NAME.search(name) else "dense: they span at most twice their count"
+            return "identifier", f"key by uniqueness: unique integers, {why}", dict(_KEY)
     return ("integer" if integral else "numeric"), None, {}
 
 
-def infer_column(name: str, series: pd.Series, settings: Settings, given: ColumnOverride | None = None) -> Column:
+def infer_column(
+    name: str, series: pd.Series, settings: Settings, given: ColumnOverride | None = None, strict: bool = False
+) -> Column:
     """One Column from data, with whatever `given` (a schema-file entry) states taking precedence."""
     stated = given.model_dump(exclude_none=True, exclude={"name"}) if given else {}
     if given is not None and "value" in given.model_fields_set:
@@ -345,12 +413,14 @@ def infer_column(name: str, series: pd.Series, settings: Settings, given: Column
     kind = stated.get("kind")
     note, extras = None, {}
     if kind is None or (kind in ("datetime", "identifier") and "datetime_format" not in stated):
-        inferred, note, extras = _kind_from_data(name, series, settings)
+        inferred, note, extras = _kind_from_data(name, series, settings, strict)
         kind = kind or inferred
     if kind == "identifier" and stated.get("policy") == "keep" and "kind" not in stated:
         kind = _plain_kind(series)  # the user chose to learn it: as the values it holds
         note = f"identifier ({extras.get('pii', 'key')}) kept by the schema file: learned like any column"
     fields: dict[str, Any] = {"name": name, "kind": kind, "dtype": dates.dtype_name(series), "note": note}
+    if extras.get("problem") and "kind" not in stated:
+        fields["problem"] = extras["problem"]
     fields["nullable"] = bool(series.isna().any())
     if kind in ("identifier",):
         fields["pii"] = extras.get("pii", "key")

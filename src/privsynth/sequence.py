@@ -32,9 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from privsynth import replacements
 from privsynth.errors import InputError
 from privsynth.governance.output import ORIGIN
 from privsynth.governance.recipes import plain_params
+from privsynth.schema import Settings
 
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
@@ -77,6 +79,7 @@ class SequenceModel:
     smooth: dict[str, dict] = field(default_factory=dict)  # number columns generated as steps (see `_smooth`)
     gap_log: bool = False  # gaps learned as log(1 + gap) (DP fits: public cells over the time span)
     time_bounds: list[float] | None = None  # DP fits: the time column's public min and max (times kept inside)
+    key_state: dict = field(default_factory=dict)  # fresh entity keys: layouts and a namespace no real key is in
 
     @property
     def engine(self) -> str:
@@ -108,6 +111,7 @@ class SequenceModel:
             "smooth": self.smooth,
             "gap_log": self.gap_log,
             "time_bounds": self.time_bounds,
+            "key_state": self.key_state,
         }
         blobs = {
             "sequence.json": json.dumps(layout, indent=1).encode(),
@@ -150,7 +154,7 @@ class SequenceModel:
         state = _State.new(entities, self.events, starts)
         fixed = self._when(heads[self.all_context], starts)
         events = self._steps(fixed, lengths, np.zeros(entities, dtype=int), state, int(seeds[1]))
-        keys = self._keys(np.arange(entities))
+        keys = self._keys(np.arange(entities), rng)
         context = pd.DataFrame({self.entity: keys})
         for name in self.table_context:
             context[name] = heads[name].to_numpy()
@@ -302,7 +306,11 @@ class SequenceModel:
                 return series.where(series.isin(allowed))
         return series
 
-    def _keys(self, rows: np.ndarray):
+    def _keys(self, rows: np.ndarray, rng: np.random.Generator):
+        """Fresh entity keys: in the real keys' layout and never a real key (`privsynth.replacements`); models
+        fitted without that state (DP fits measure nothing outside their mechanism) number them 1..n."""
+        if self.key_state:
+            return replacements.draw("key", "surrogate", self.key_state, len(rows), rng, self.key_dtype)[rows]
         if "int" in self.key_dtype:
             return rows + 1
         return pd.Series(rows + 1).map(lambda i: f"synthetic-{i}").to_numpy()
@@ -379,7 +387,11 @@ def fit_sequences(
         manifest = _manifest(
             events, context, entity, time, engine, entity_engine, seed, params, entity_model, event_model
         )
-    return parts.model(entity, time, entity_model, event_model, spec, str(events[entity].dtype), manifest)
+    known = pd.concat([events[entity], context[entity]]) if context is not None else events[entity]
+    k = given.rare_category_threshold if given is not None else Settings().rare_category_threshold
+    key_state = replacements.learn("key", "surrogate", pd.Series(pd.unique(known)), k)
+    dtype = str(events[entity].dtype)
+    return parts.model(entity, time, entity_model, event_model, spec, dtype, manifest, key_state=key_state)
 
 
 def _check_events(events: pd.DataFrame, entity: str, time: str) -> None:
@@ -670,6 +682,7 @@ def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:
             layout.get("smooth", {}),
             layout.get("gap_log", False),
             layout.get("time_bounds"),
+            layout.get("key_state", {}),
         )
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"model file {label} cannot be read: {exc}") from None
