@@ -88,3 +88,18 @@ def test_a_counter_column_does_not_stop_sampling():
     synthetic = fit_sequences(rats, "id", "time1", seed=0, max_epochs=2).sample(50, seed=0)
     assert synthetic["id"].nunique() == 50 and set(synthetic.columns) == set(rats.columns)
     assert pooled_tvd(lengths(rats, "id"), lengths(synthetic, "id")) < 0.3
+
+
+def test_private_fits_round_times_to_the_declared_precision_only():
+    """Under DP the time column's decimals are not read from the data: the schema file's precision (public)
+    rounds generated times, and without one they are not rounded."""
+    from privsynth.schema import ColumnOverride
+    from privsynth.sequence import _restore
+    from privsynth.sequence_private import _public_clock
+
+    hours = pd.Series([0.0, 2.0, 12.5], name="hours")
+    _, spec, _, _ = _public_clock(hours, ColumnOverride(name="hours", min=0, max=200, precision=1))
+    assert spec["precision"] == 1
+    assert _restore(spec, np.array([0.8287, 12.04])).tolist() == [0.8, 12.0]
+    _, spec, _, _ = _public_clock(hours, ColumnOverride(name="hours", min=0, max=200))
+    assert spec["precision"] is None and _restore(spec, np.array([0.8287])).tolist() == [0.8287]
