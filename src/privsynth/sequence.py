@@ -249,6 +249,7 @@ class SequenceModel:
         step_seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=max(rounds, 1))
         learned = self._learned()
         dated = PREVIOUS + CLOCK in learned
+        regular = self._regular_gap()  # one gap between all events: not learned, empty only for first events
         calendar = WHEN in learned
         rows = []
         for j in range(rounds):
@@ -273,7 +274,8 @@ class SequenceModel:
             fixed = fixed[[name for name in fixed.columns if name in learned]]
             conditions = fixed if len(fixed.columns) else None
             drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=conditions)
-            gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0)
+            gap = drawn[GAP].to_numpy(dtype="float64")
+            gap = np.maximum(np.nan_to_num(np.where(np.isnan(gap), regular, gap)), 0.0)
             gap = np.expm1(gap) if self.gap_log else gap
             if calendar:
                 gap = _to_clock(gap, drawn[WHEN].to_numpy(dtype="float64"), state.now[active])
@@ -314,6 +316,15 @@ class SequenceModel:
             "parents": [{"id": self.manifest["id"], "role": "model", "kind": "model"}],
             "model": origin_model,
         }
+
+    def _regular_gap(self) -> float:
+        """The gap between consecutive events when the training histories had one only (visits numbered 0, 1,
+        2: a constant column, which the event model leaves empty at its first events' rate, not at step 0
+        only); NaN otherwise."""
+        for column in self.event_model.schema.columns:
+            if column.name == GAP and column.kind == "constant" and column.value is not None:
+                return float(column.value)
+        return np.nan
 
     def _known(self, name: str, values: np.ndarray) -> pd.Series:
         """Previous values as conditions (NaN: none, left free); a category the event model does not know for

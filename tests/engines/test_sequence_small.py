@@ -103,3 +103,16 @@ def test_private_fits_round_times_to_the_declared_precision_only():
     assert _restore(spec, np.array([0.8287, 12.04])).tolist() == [0.8, 12.0]
     _, spec, _, _ = _public_clock(hours, ColumnOverride(name="hours", min=0, max=200))
     assert spec["precision"] is None and _restore(spec, np.array([0.8287])).tolist() == [0.8287]
+
+
+def test_visits_numbered_one_apart_keep_their_step():
+    """Times that are visit numbers 0, 1, 2 (one gap only, so the gap columns are constants the event model
+    does not learn): sampling stopped on conditioning on the previous gap, and the constant's empty cells
+    (first events) came back as zero gaps at later steps."""
+    rng = np.random.default_rng(0)
+    rows = [(e, t, round(float(rng.normal()), 1)) for e in range(40) for t in range(int(rng.integers(2, 9)))]
+    events = pd.DataFrame(rows, columns=["id", "visit", "x"])
+    synthetic = fit_sequences(events, "id", "visit", seed=0, max_epochs=2).sample(30, seed=0)
+    assert (synthetic.groupby("id")["visit"].diff().dropna() == 1).all()
+    assert (synthetic.groupby("id")["visit"].first() == 0).all()
+    assert pd.api.types.is_integer_dtype(synthetic["visit"]) and _decimals_kept(synthetic["x"], 1)
