@@ -36,7 +36,7 @@ from privsynth import replacements
 from privsynth.errors import InputError
 from privsynth.governance.output import ORIGIN
 from privsynth.governance.recipes import plain_params
-from privsynth.schema import Settings
+from privsynth.schema import Settings, _decimals
 
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
 LENGTH, START, GAP, POSITION, LEFT = "__events", "__start", "__gap", "__position", "__left"
@@ -62,6 +62,26 @@ def _seconds(values: pd.Series) -> tuple[np.ndarray, dict]:
         return dates.as_seconds(values)
     except ValueError:
         raise InputError(f"time column {values.name!r} holds neither numbers nor dates") from None
+
+
+def _resolution(spec: dict, clock: np.ndarray) -> dict:
+    """The time spec plus the time column's resolution, which generated times keep as a table's columns keep
+    theirs: decimal places for numbers (None: not rounded; times 0.0, 2.0, 12.5 stay at one decimal, not a
+    float's sum of gaps), the coarsest whole step (day, hour, ..., us) for dates."""
+    from privsynth import dates
+
+    if spec["kind"] == "number":
+        return {**spec, "precision": _decimals(clock)}
+    return {**spec, "step": dates.resolution(clock)}
+
+
+def _restore(spec: dict, seconds: np.ndarray) -> pd.Series:
+    """Times (seconds or numbers) in the time column's own form, rounded to its resolution when known."""
+    from privsynth import dates
+    from privsynth.transforms import numeric
+
+    seconds = numeric.finish(seconds, None, None, spec.get("precision"), spec.get("step"))
+    return dates.restore(spec, seconds)
 
 
 @dataclass
@@ -232,6 +252,7 @@ class SequenceModel:
         step_seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=max(rounds, 1))
         learned = self._learned()
         dated = PREVIOUS + CLOCK in learned
+        regular = self._regular_gap()  # one gap between all events: not learned, empty only for first events
         calendar = WHEN in learned
         rows = []
         for j in range(rounds):
@@ -251,8 +272,13 @@ class SequenceModel:
                 fixed[PREVIOUS + CLOCK] = np.where(t > 0, np.mod(state.now[active], DAY), np.nan)
             if calendar:  # a first event happens at its history's start time
                 fixed[WHEN] = np.where(t == 0, np.mod(state.now[active], DAY), np.nan)
-            drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=fixed)
-            gap = np.maximum(np.nan_to_num(drawn[GAP].to_numpy(dtype="float64")), 0.0)
+            # a derived column that took one value in training (a counter's change, always 1) is constant, not
+            # learned: nothing to condition on
+            fixed = fixed[[name for name in fixed.columns if name in learned]]
+            conditions = fixed if len(fixed.columns) else None
+            drawn = self.event_model.sample(len(active), seed=int(step_seeds[j]), conditions=conditions)
+            gap = drawn[GAP].to_numpy(dtype="float64")
+            gap = np.maximum(np.nan_to_num(np.where(np.isnan(gap), regular, gap)), 0.0)
             gap = np.expm1(gap) if self.gap_log else gap
             if calendar:
                 gap = _to_clock(gap, drawn[WHEN].to_numpy(dtype="float64"), state.now[active])
@@ -274,11 +300,9 @@ class SequenceModel:
 
     def _frame(self, events: pd.DataFrame, keys, heads: pd.DataFrame, context: list[str]) -> pd.DataFrame:
         """Events in the training table's column order: key, time, event-level context, event columns."""
-        from privsynth import dates
-
         rows = events["__row"].to_numpy(dtype=int)
         out = pd.DataFrame({self.entity: np.asarray(keys)[rows]})
-        out[self.time] = dates.restore(self.time_spec, events["__clock"].to_numpy(dtype="float64")).to_numpy()
+        out[self.time] = _restore(self.time_spec, events["__clock"].to_numpy(dtype="float64")).to_numpy()
         for name in context:  # a column the schema drops is not written
             if name in heads:
                 out[name] = heads[name].to_numpy()[rows]
@@ -295,6 +319,15 @@ class SequenceModel:
             "parents": [{"id": self.manifest["id"], "role": "model", "kind": "model"}],
             "model": origin_model,
         }
+
+    def _regular_gap(self) -> float:
+        """The gap between consecutive events when the training histories had one only (visits numbered 0, 1,
+        2: a constant column, which the event model leaves empty at its first events' rate, not at step 0
+        only); NaN otherwise."""
+        for column in self.event_model.schema.columns:
+            if column.name == GAP and column.kind == "constant" and column.value is not None:
+                return float(column.value)
+        return np.nan
 
     def _known(self, name: str, values: np.ndarray) -> pd.Series:
         """Previous values as conditions (NaN: none, left free); a category the event model does not know for
@@ -373,6 +406,7 @@ def fit_sequences(
     clock, spec = _seconds(events[time])
     if np.isnan(clock).any():
         raise InputError(f"the time column {time!r} has empty values")
+    spec = _resolution(spec, clock)
     parts = _prepare(events, entity, time, clock, context)
     heads, table = parts.heads, parts.table
     from privsynth.governance import manifest as manifests
@@ -481,6 +515,9 @@ def _prepare(
     table[POSITION] = np.minimum(position, MAX_POSITION)
     table[LEFT] = np.minimum(length - position - 1, MAX_POSITION)
     gaps = pd.Series(clock).groupby(keys, sort=False).diff().to_numpy()
+    if not is_date and not private:  # 85.3 - 72.5 is 12.799999999999997: gaps at the times' own decimals
+        places = _decimals(clock)
+        gaps = gaps if places is None else np.round(gaps, places)
     table[GAP] = np.log1p(np.maximum(gaps, 0.0)) if private else gaps
     if is_date and not private and pd.Series(gaps).nunique() > MAX_LEVELS:  # binned gaps would smear the clock
         table[WHEN] = np.mod(clock, DAY)  # drawn after the gap, given it and the previous time of day

