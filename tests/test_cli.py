@@ -169,6 +169,7 @@ def test_describe_shows_the_event_model_training_of_a_history_model(run_cli, tmp
     assert "event model loss per epoch" in described.stdout
 
 
+@pytest.mark.slow  # argn (auto's choice) on 22,524 rows, then the whole evaluation
 def test_demo_runs_end_to_end(run_cli, tmp_path):
     result = run_cli("demo", "--out-dir", tmp_path / "d")
     assert result.code == 0, result.stderr
@@ -251,7 +252,7 @@ def test_hundred_thousand_distinct_categories(run_cli, tmp_path):
     frame = pd.DataFrame({"code": [f"c{i}" for i in rng.permutation(n)], "x": rng.normal(size=n)})
     frame.loc[::2, "code"] = frame.loc[1::2, "code"].to_numpy()  # 50k distinct values, each twice
     frame.to_csv(tmp_path / "in.csv", index=False)
-    result = run_cli("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm")
+    result = run_cli("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm", "--engine", "copula")
     assert result.code == 0, result.stderr  # inferred as text: placeholder values, never learned
     assert "code: not learned" in result.stdout
     schema = _write(tmp_path / "s.yaml", "columns:\n- name: code\n  kind: categorical\n")
@@ -287,7 +288,7 @@ def test_non_positive_row_count(run_cli, tmp_path, rows):
 
 def test_output_in_missing_directory(run_cli, tmp_path, csv_file):
     _one_line_error(run_cli("fit", csv_file, "-o", tmp_path / "no" / "m.psm"), "does not exist")
-    assert run_cli("fit", csv_file, "-o", tmp_path / "m.psm").code == 0
+    assert run_cli("fit", csv_file, "-o", tmp_path / "m.psm", "--engine", "copula").code == 0
     _one_line_error(run_cli("sample", tmp_path / "m.psm", "-n", "5", "-o", tmp_path / "no" / "s.csv"), "does not exist")
     assert not (tmp_path / "no").exists()
 
