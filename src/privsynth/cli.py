@@ -239,7 +239,9 @@ def fit(
         float | None,
         typer.Option("--max-time", help="argn, auto: the training time limit in seconds (auto's budget; default 600)."),
     ] = None,
-    max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="argn: at most this many epochs.")] = None,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="argn, auto: at most this many epochs.")
+    ] = None,
     epsilon: Annotated[
         float | None, typer.Option("--epsilon", help="mst/aim (default 1), argn (DP-SGD): the fit's DP budget.")
     ] = None,
@@ -291,16 +293,16 @@ def fit(
         if context is not None and entity is None:
             raise PrivsynthError("--context (one row per entity) goes with --entity and --time")
         entities = _read(context, None, encoding) if context is not None else None
-        if entity is not None:
-            step("fitting the entity and event models")
-            if not private:
-                params.pop("ledger", None)
-            model = ps.fit_sequences(
-                frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
-            )
-        else:
-            with warnings.catch_warnings():  # said below, once, from the model's training record
-                warnings.simplefilter("ignore", UndertrainedWarning)
+        with warnings.catch_warnings():  # said below, once, from the model's training record
+            warnings.simplefilter("ignore", UndertrainedWarning)
+            if entity is not None:
+                step("fitting the entity and event models")
+                if not private:
+                    params.pop("ledger", None)
+                model = ps.fit_sequences(
+                    frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
+                )
+            else:
                 model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, **params)
         step("saving model")
         model.save(output)

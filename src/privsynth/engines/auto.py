@@ -65,7 +65,7 @@ def choose(data: Encoded, params: dict) -> tuple[str, dict, dict]:
         return "argn", argn_params, {**record, "chosen": "argn", "reason": reason}
     reason = (
         f"copula: argn would need about {per_epoch:.2g} s per epoch on a 2-core machine, {estimate:.0f} s for "
-        f"{needed} epochs, over the {budget:g} s budget; the copula fits in seconds but keeps only pairwise "
-        "correlations (raise max_time / --max-time for argn)"
+        f"start-up and {needed} epochs, over the {budget:g} s budget; the copula fits in seconds but keeps only "
+        "pairwise correlations (raise max_time / --max-time for argn)"
     )
     return "copula", {}, {**record, "chosen": "copula", "reason": reason}
