@@ -277,3 +277,8 @@ def test_auto_model_reproduces_from_its_manifest(mixed, tmp_path, monkeypatch):
     a = ps.fit(mixed, seed=3).save(tmp_path / "a.psm")
     b = ps.fit(mixed, seed=3).save(tmp_path / "b.psm")
     assert a.read_bytes() == b.read_bytes()
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    model = ps.fit(tmp_path / "mixed.csv", seed=3, max_epochs=4)
+    assert model.manifest["engine"]["auto"]["params"] == {"max_epochs": 4}
+    again = ps.reproduce(model.save(tmp_path / "c.psm"), source=tmp_path / "mixed.csv")
+    assert again.identical, again.notes

@@ -48,6 +48,7 @@ def choose(data: Encoded, params: dict) -> tuple[str, dict, dict]:
     needed = min(MIN_EPOCHS, max_epochs)
     estimate = START_SECONDS + needed * per_epoch
     record = {
+        "params": dict(params),  # what auto was given: a refit (privsynth reproduce) chooses again from them
         "budget_seconds": None if budget == math.inf else budget,
         "argn_epoch_seconds_estimate": round(per_epoch, 3),
         "min_epochs": needed,
