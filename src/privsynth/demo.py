@@ -30,14 +30,15 @@ def run_demo(
     dataset: str,
     out_dir: Path,
     *,
-    engine: str = "copula",
+    engine: str = "auto",
     seed: int = 0,
     target: str | None = None,
     sensitive: list[str] | None = None,
     progress=None,
 ) -> dict:
-    """Split 80/20 (seeded), fit on the 80% (real.csv), sample as many rows, write the files, and evaluate
-    the synthetic table against the 20% holdout the model never saw (report.html, report.json)."""
+    """Split 80/20 (seeded), fit on the 80% (real.csv) with `engine` (auto by default, as a user's own fit
+    gets: argn on CPS1988), sample as many rows, write the files, and evaluate the synthetic table against
+    the 20% holdout the model never saw (report.html, report.json)."""
     progress = progress or (lambda _title: contextlib.nullcontext(lambda _step: None))
     table = load_rdataset(dataset)
     if dataset == "AER::CPS1988":
@@ -96,6 +97,9 @@ def run_demo(
     rows = [dict(r, kind=kinds[r["column"]], learned=r["column"] in learned) for r in report.to_dict("records")]
     return {
         "rows": len(synthetic),
+        "engine": model.engine,
+        "engine_choice": model.manifest["engine"].get("auto"),
+        "training": model.manifest.get("training"),
         "holdout_rows": len(holdout),
         "columns_count": synthetic.shape[1],
         "fit_seconds": fit_seconds,

@@ -25,3 +25,7 @@ class ModelFileError(PrivsynthError):
 
 class ParameterError(PrivsynthError):
     """An engine name or parameter, or a sampling request, is not valid."""
+
+
+class UndertrainedWarning(UserWarning):
+    """A fit stopped on its time limit while the model was still improving: more time would give a better model."""

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth import __version__, engines, replacements
+from privsynth.engines import auto
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.fingerprint import fingerprint
@@ -316,7 +317,7 @@ def _check_fit_input(frame: pd.DataFrame, schema: Schema) -> None:
 
 def fit(
     data: pd.DataFrame | str | os.PathLike,
-    engine: str = "copula",
+    engine: str = "auto",
     *,
     schema: Schema | SchemaFile | str | os.PathLike | None = None,
     seed: int | None = None,
@@ -328,8 +329,11 @@ def fit(
 ) -> Model:
     """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
 
-    `schema` overrides inference (a Schema, or a schema YAML path); `seed` None draws a fresh one, which
-    is recorded in the manifest. Engine parameters are passed as keywords. The input is never modified.
+    `engine` "auto" (the default) takes `argn` when ten of its epochs fit the time budget (`max_time`, default
+    600 s) by an estimate from the table's shape, else `copula`; the manifest records which and why
+    (`manifest["engine"]["auto"]`, see `privsynth.engines.auto`). `schema` overrides inference (a Schema, or
+    a schema YAML path); `seed` None draws a fresh one, which is recorded in the manifest. Engine parameters
+    are passed as keywords. The input is never modified.
     DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
     spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
     catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
@@ -337,7 +341,11 @@ def fit(
     the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
     """
     step = progress or (lambda _msg: None)
-    engine_obj = engines.make(engine, **params)
+    if engine == auto.NAME:
+        auto.check_params(params)
+        engine_obj = None
+    else:
+        engine_obj = engines.make(engine, **params)
     if not isinstance(data, pd.DataFrame):
         from privsynth import io
 
@@ -361,6 +369,11 @@ def fit(
     step("encoding columns")
     encoder = Encoder.fit(data, schema_obj)
     encoded = encoder.encode(data, schema_obj, encode_rng)
+    choice = None
+    if engine_obj is None:
+        engine, params, choice = auto.choose(encoded, params)
+        engine_obj = engines.make(engine, **params)
+        step(f"engine auto chose {choice['reason']}")
     step(f"fitting {engine}")
     takes_progress = "progress" in inspect.signature(engine_obj.fit).parameters
     fitted = engine_obj.fit(encoded, engine_rng, **({"progress": step} if takes_progress else {}))
@@ -369,7 +382,8 @@ def fit(
         "format_version": 1,
         "privsynth_version": __version__,
         "created": created_now(),
-        "engine": {"name": engine, "params": params_of(engine_obj)},
+        "engine": {"name": engine, "params": params_of(engine_obj), **({"auto": choice} if choice else {})},
+        **_training(fitted),
         "seed": seed,
         "source": fingerprint(data),
         "privacy": {"mechanism": "none", "guarantee": NO_GUARANTEE},
@@ -429,6 +443,7 @@ def _fit_private(
         "privsynth_version": __version__,
         "created": created_now(),
         "engine": {"name": engine_obj.name, "params": params_of(engine_obj)},
+        **_training(fitted),
         "seed": seed,
         "seed_scope": "sampling only: the fit's noise comes from OS entropy and is not reproducible",
         "source": {
@@ -449,6 +464,12 @@ def _fit_private(
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
     manifest = _governed(manifest, schema_obj, engine_obj.name, [])
     return Model(schema_obj, encoder, fitted, manifest, {})
+
+
+def _training(fitted) -> dict:
+    """An engine's training record (argn: epochs run, why it stopped, the loss per epoch), for the manifest."""
+    training = getattr(fitted, "training", None)
+    return {"training": training} if training else {}
 
 
 def _governed(manifest: dict, schema: Schema, engine: str, parents: list[dict]) -> dict:

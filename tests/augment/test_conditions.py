@@ -107,7 +107,7 @@ def test_augment_cli_tags_rows_and_writes_the_mix(default, tmp_path, run_cli):
     default.to_csv(data, index=False)
     before = data.read_bytes()
     model_path = tmp_path / "m.psm"
-    assert run_cli("fit", data, "-o", model_path).code == 0
+    assert run_cli("fit", "--engine", "copula", data, "-o", model_path).code == 0
     out = tmp_path / "aug.parquet"
     done = run_cli(
         "augment",
@@ -156,7 +156,7 @@ def test_sample_cli_range_and_rebalance(default, tmp_path, run_cli):
     data = tmp_path / "default.csv"
     default.to_csv(data, index=False)
     model_path = tmp_path / "m.psm"
-    run_cli("fit", data, "-o", model_path)
+    run_cli("fit", "--engine", "copula", data, "-o", model_path)
     out = tmp_path / "s.csv"
     done = run_cli(
         "sample", model_path, "-n", "600", "-o", out, "--condition", "balance>1500", "--rebalance", "student=Yes:0.5"
@@ -222,7 +222,7 @@ def test_fair_samples_equalise_group_shares_or_outcome_rates(model, default):
 def test_cli_fair_sample(default, tmp_path, run_cli):
     data = tmp_path / "default.csv"
     default.to_csv(data, index=False)
-    run_cli("fit", data, "-o", tmp_path / "m.psm")
+    run_cli("fit", "--engine", "copula", data, "-o", tmp_path / "m.psm")
     done = run_cli(
         "sample",
         tmp_path / "m.psm",

@@ -118,7 +118,7 @@ def test_rare_combinations_are_not_learned():
 def test_unsatisfiable_and_unknown_rules_fail_clearly():
     frame = orders(300)
     with pytest.raises(SchemaError, match="no column 'nope'"):
-        ps.fit(frame, schema=SchemaFile(constraints=[{"type": "unique", "columns": ["nope"]}]), seed=0)
+        ps.fit(frame, schema=SchemaFile(constraints=[{"type": "unique", "columns": ["nope"]}]), seed=0, engine="copula")
     model = ps.fit(
         frame,
         engine="copula",
@@ -150,9 +150,9 @@ def test_schema_file_errors_point_to_the_constraint(tmp_path, run_cli):
     frame.to_csv(data, index=False)
     schema = tmp_path / "schema.yaml"
     schema.write_text(yaml.safe_dump({"constraints": [{"type": "formula", "column": "total", "expression": "x.y"}]}))
-    done = run_cli("fit", data, "-o", tmp_path / "m.psm", "--schema", schema)
+    done = run_cli("fit", "--engine", "copula", data, "-o", tmp_path / "m.psm", "--schema", schema)
     assert done.code == 2 and "constraints" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     schema.write_text(yaml.safe_dump({"constraints": CONSTRAINTS}))
-    assert run_cli("fit", data, "-o", tmp_path / "m.psm", "--schema", schema).code == 0
+    assert run_cli("fit", "--engine", "copula", data, "-o", tmp_path / "m.psm", "--schema", schema).code == 0
     assert run_cli("sample", tmp_path / "m.psm", "-n", "400", "-o", tmp_path / "s.csv").code == 0
     check_all(pd.read_csv(tmp_path / "s.csv"))

@@ -98,5 +98,5 @@ def test_bad_scenarios_fail_with_line_and_field(tmp_path, run_cli):
     with pytest.raises(ParameterError, match="nothing links them"):
         simulate(
             {"columns": [{"name": "zzz", "constant": 1}]},
-            model=ps.fit(pd.DataFrame({"x": np.random.default_rng(0).normal(size=50)}), seed=0),
+            model=ps.fit(pd.DataFrame({"x": np.random.default_rng(0).normal(size=50)}), seed=0, engine="copula"),
         )

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import privsynth as ps
 from privsynth.engines.argn import tokens as tok
-from privsynth.errors import ParameterError
+from privsynth.errors import ParameterError, UndertrainedWarning
 from privsynth.evaluate import fidelity
 
 # no max_time: a run cut by the clock depends on the machine's speed, and these fits must be reproducible
@@ -92,8 +92,13 @@ def test_learns_the_joint_distribution(cps_split, fitted):
     assert argn["bivariate"] > independent["bivariate"] + 0.01, (argn, independent)
     assert argn["bivariate"] > ceiling["bivariate"] - 0.01, (argn, ceiling)
     assert argn["univariate"] > 0.95
-    assert fitted.fitted.training["epochs"] <= FAST["max_epochs"]
-    assert fitted.fitted.training["best_val_loss"] <= min(h["val_loss"] for h in fitted.fitted.training["history"])
+    training = fitted.fitted.training
+    assert training["epochs"] <= FAST["max_epochs"] and training["stopped_by"] in ("converged", "max_epochs")
+    assert training["best_val_loss"] <= min(h["val_loss"] for h in training["history"])
+    assert [h["epoch"] for h in training["history"]] == list(range(1, training["epochs"] + 1))
+    assert all(h["train_loss"] > 0 and "share" not in h for h in training["history"])
+    assert fitted.manifest["training"] == training  # the manifest shows it too (describe MODEL reads it)
+    assert "seconds" not in training  # a run the clock did not cut keeps no timing: its file is reproducible
 
 
 def test_conditions_are_honoured_and_shift_the_rest(cps_split, fitted):
@@ -160,11 +165,75 @@ def test_command_line(cps_split, tmp_path, run_cli):
     assert bad.code == 2 and "COLUMN=VALUE" in bad.stderr
 
 
-def test_max_time_stops_training_after_the_epoch_that_crosses_it(cps_split):
-    model = ps.fit(cps_split[0].head(500), engine="argn", seed=0, max_epochs=500, max_time=1e-3)
-    assert model.fitted.training["stopped_by"] == "max_time"
-    assert model.fitted.training["epochs"] == 1
+def test_max_time_stops_training_within_the_epoch(cps_split):
+    with pytest.warns(UndertrainedWarning, match=r"time limit \(0.001 s\).*undertrained.*max_time"):
+        model = ps.fit(cps_split[0].head(500), engine="argn", seed=0, max_epochs=500, max_time=1e-3)
+    training = model.fitted.training
+    assert training["stopped_by"] == "max_time" and training["still_improving"]
+    assert training["epochs"] == 1 and 0 < training["history"][0]["share"] < 1  # one batch, not the epoch
     assert len(model.sample(50, seed=0)) == 50
+
+
+def test_the_time_limit_holds_within_a_few_percent_when_an_epoch_is_long(cps):
+    """The limit is checked before every batch with the validation pass reserved: with epochs several
+    times longer than the limit, training ends within 5% of it (checking between epochs ran the whole
+    epoch: several times over)."""
+    import time
+
+    import torch
+
+    from privsynth.engines.argn.train import Size, train
+
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=True)  # its one-off import (torch._dynamo)
+    data = np.random.default_rng(0).integers(0, 60, (40_000, 12))
+    size = Size(dim=128, hidden=512, batch=256, bins=64)
+    limit = 3.0
+    started = time.perf_counter()
+    _, log = train(data, [60] * 12, size, np.random.default_rng(0), max_epochs=50, max_time=limit,
+                   learning_rate=1e-3, dropout=0.1, patience=5)  # fmt: skip
+    took = time.perf_counter() - started
+    assert log["stopped_by"] == "max_time" and log["history"][-1]["share"] < 0.5, log
+    assert took <= limit * 1.05 and log["seconds"] <= limit * 1.05, (took, log["seconds"])
+    assert took >= limit * 0.5  # and it used the time it had
+
+
+def test_a_fit_the_clock_cut_while_improving_warns_once_with_what_to_do():
+    from privsynth.engines.training import summary, time_note
+
+    training = {
+        "epochs": 5,
+        "max_epochs": 100,
+        "stopped_by": "max_time",
+        "max_time": 180,
+        "seconds": 178.9,
+        "still_improving": True,
+        "best_val_loss": 2.1,
+        "history": [{"epoch": e, "train_loss": 3 - 0.2 * e, "val_loss": 3.1 - 0.2 * e} for e in range(1, 5)]
+        + [{"epoch": 5, "train_loss": 2.0, "val_loss": 2.1, "share": 0.5}],
+    }
+    note = time_note(training)
+    assert "after 4.5 of 100 epochs" in note and "(2.3000 -> 2.1000)" in note and "40 s per epoch" in note
+    assert "--max-time 1200" in note and "copula" in note  # 30 epochs at 40 s, rounded up
+    assert "still improving" in summary(training) and "after 178.9 s" in summary(training)
+    assert time_note({**training, "still_improving": False}) is None
+    assert time_note({**training, "stopped_by": "converged"}) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.integers(10, 2_000_000),
+    vocab=st.lists(st.integers(2, 500), min_size=1, max_size=40),
+    more=st.integers(1, 1000),
+)
+def test_epoch_estimate_grows_with_rows_and_vocabulary(rows, vocab, more):
+    from privsynth.engines.argn.train import auto_size, epoch_seconds
+
+    size = auto_size(rows)
+    base = epoch_seconds(rows, vocab, size)
+    assert base > 0
+    assert epoch_seconds(rows + more * size.batch, vocab, size) > base
+    assert epoch_seconds(rows, [*vocab, 2], size) > base
+    assert epoch_seconds(rows, [v + more for v in vocab], size) > base
 
 
 def test_threads_follow_omp_num_threads(monkeypatch):

@@ -15,7 +15,7 @@ def cps_pair(cps):
     real = cps.drop(columns="rownames")
     return {
         "real": real,
-        "copula": ps.fit(real, seed=0).sample(len(real), seed=1),
+        "copula": ps.fit(real, seed=0, engine="copula").sample(len(real), seed=1),
         "independent": ps.fit(real, engine="independent", seed=0).sample(len(real), seed=1),
     }
 

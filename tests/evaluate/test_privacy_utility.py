@@ -89,7 +89,7 @@ def test_utility_copy_versus_broken_relation(split):
 def test_copula_on_cps_is_private_and_useful(cps):
     real = cps.drop(columns="rownames").sample(frac=1.0, random_state=0).reset_index(drop=True)
     train, holdout = real.iloc[:14000], real.iloc[14000:]
-    synthetic = ps.fit(train, seed=0).sample(len(train), seed=1)
+    synthetic = ps.fit(train, seed=0, engine="copula").sample(len(train), seed=1)
     result = ps.evaluate(train, synthetic, holdout, target="parttime", seed=0).to_dict()
     privacy = result["privacy"]
     assert privacy["dcr"]["share"] <= 0.55 and privacy["membership"]["max_auc"] < 0.6

@@ -35,7 +35,7 @@ def project(tmp_path, monkeypatch, default_csv):
 
 def test_lineage_card_verify_and_reproduce_end_to_end(run_cli, project, default_csv):
     ok = lambda *args: _ok(run_cli, *args)  # noqa: E731
-    ok("--author", "alice", "fit", default_csv, "-o", "m.psm", "--seed", "1")
+    ok("--author", "alice", "fit", "--engine", "copula", default_csv, "-o", "m.psm", "--seed", "1")
     ok(
         "sample",
         "m.psm",
@@ -155,7 +155,7 @@ def test_dp_fit_is_linked_in_the_catalog_but_not_reproducible(run_cli, project, 
 
 
 def test_catalog_can_be_switched_off_and_errors_are_one_line(run_cli, project, default_csv):
-    _ok(run_cli, "--catalog", "off", "fit", default_csv, "-o", "m.psm")
+    _ok(run_cli, "--catalog", "off", "fit", "--engine", "copula", default_csv, "-o", "m.psm")
     assert not (project / ".privsynth" / "catalog.db").exists()
     done = run_cli("--catalog", "off", "catalog", "list")
     assert done.code == 2 and done.stderr.count("\n") == 1 and "switched off" in done.stderr
@@ -171,7 +171,7 @@ def test_mlflow_logs_parameters_metrics_and_files(run_cli, project, default_csv,
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps the file store behind this switch
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (project / "mlruns").as_uri())
-    _ok(run_cli, "fit", default_csv, "-o", "m.psm", "--mlflow")
+    _ok(run_cli, "fit", "--engine", "copula", default_csv, "-o", "m.psm", "--mlflow")
     _ok(run_cli, "sample", "m.psm", "-n", "2000", "-o", "s.csv")
     judge = ["--real", default_csv, "--synthetic", "s.csv", "--model", "m.psm", "--target", "default"]
     out = _ok(run_cli, "evaluate", *judge, "-o", "r.html", "--mlflow")

@@ -157,9 +157,11 @@ def _fit(manifest, params, again: Path, inputs: _Inputs) -> None:
     if fingerprint(text_names(frame)) != manifest["source"]:
         raise InputError(f"{location} is not the recorded source: its fingerprint differs")
     schema = original.schema if original else None
-    model = ps.fit(
-        frame, manifest["engine"]["name"], schema=schema, seed=manifest["seed"], **manifest["engine"]["params"]
+    chosen = manifest["engine"].get("auto")  # engine auto: choose again from what it was given
+    engine, params = (
+        ("auto", chosen["params"]) if chosen else (manifest["engine"]["name"], manifest["engine"]["params"])
     )
+    model = ps.fit(frame, engine, schema=schema, seed=manifest["seed"], **params)
     model.save(again)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -18,8 +19,10 @@ import numpy as np
 
 from privsynth.engines.argn import tokens as tok
 from privsynth.engines.argn.sample import sample_tokens, sampling_order
-from privsynth.engines.argn.train import Size, auto_size, train
+from privsynth.engines.argn.train import Size, auto_size, epoch_seconds, train
 from privsynth.engines.base import register, with_fixed
+from privsynth.engines.training import time_note
+from privsynth.errors import UndertrainedWarning
 from privsynth.transforms.encoder import Encoded
 
 
@@ -171,11 +174,7 @@ class Argn:
         unit instead of each row."""
         import torch
 
-        auto = auto_size(data.n)
-        size = Size(
-            self.dim or auto.dim, self.hidden or auto.hidden, self.batch_size or auto.batch, self.bins or auto.bins
-        )
-        edges = tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
+        size, edges = self._layout(data)
         tokens = tok.to_tokens(data.values, edges)
         if self.epsilon is not None:
             return self._fit_private(data, tokens, size, edges, progress, groups)
@@ -194,8 +193,24 @@ class Argn:
                 patience=self.patience,
                 progress=progress,
             )
+        note = time_note(log)
+        if note is not None:
+            warnings.warn(note, UndertrainedWarning, stacklevel=2)
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights, edges)
+
+    def _layout(self, data: Encoded) -> tuple[Size, tuple]:
+        """The network's size and each variable's token cells, from the data's size and encoding."""
+        auto = auto_size(data.n)
+        size = Size(
+            self.dim or auto.dim, self.hidden or auto.hidden, self.batch_size or auto.batch, self.bins or auto.bins
+        )
+        return size, tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
+
+    def epoch_seconds(self, data: Encoded) -> float:
+        """Estimated seconds of one training epoch on `data` (see `train.epoch_seconds`)."""
+        size, edges = self._layout(data)
+        return epoch_seconds(data.n, tok.vocab(data.cardinality, edges), size)
 
     def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups) -> FittedArgn:
         import torch
