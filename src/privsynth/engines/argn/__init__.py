@@ -166,9 +166,11 @@ class Argn:
         rng: np.random.Generator,
         progress: Callable[[str], None] | None = None,
         groups: np.ndarray | None = None,
+        accountant=None,
     ) -> FittedArgn:
         """`groups` (DP-SGD only): one integer per row; each group of rows (an entity's history) is one privacy
-        unit instead of each row."""
+        unit instead of each row. `accountant` (DP-SGD only): the release's, when spends came before this fit
+        (metadata measured under DP): the noise is set so that the whole release stays within its budget."""
         import torch
 
         auto = auto_size(data.n)
@@ -178,8 +180,8 @@ class Argn:
         edges = tuple(tok.cell_edges(data.cardinality, size.bins, data.levels))
         tokens = tok.to_tokens(data.values, edges)
         if self.epsilon is not None:
-            return self._fit_private(data, tokens, size, edges, progress, groups)
-        if groups is not None:
+            return self._fit_private(data, tokens, size, edges, progress, groups, accountant)
+        if groups is not None or accountant is not None:
             raise ValueError("groups of rows are privacy units of DP-SGD only (set epsilon)")
         with _threads(torch):
             net, log = train(
@@ -197,7 +199,9 @@ class Argn:
         weights = {f"net/{k}": v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         return FittedArgn(data.names, data.cardinality, size, self.temperature, log, weights, edges)
 
-    def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups) -> FittedArgn:
+    def _fit_private(
+        self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups, accountant=None
+    ) -> FittedArgn:
         import torch
 
         from privsynth.engines.argn.private import train_private
@@ -205,7 +209,7 @@ class Argn:
 
         if any(e is not None for e in edges):
             raise ValueError("DP-SGD needs a public, discrete encoding (fit through privsynth.fit with a schema)")
-        accountant = Accountant(float(self.epsilon), self.delta)
+        accountant = accountant if accountant is not None else Accountant(float(self.epsilon), self.delta)
         with _threads(torch):
             net, log = train_private(
                 tokens,
