@@ -144,7 +144,7 @@ def _shape_of_values(values: pd.Series) -> np.ndarray:
     places = parts[0].str.len().to_numpy(dtype="float64", na_value=0.0)
     shape[numeric] = [INDEX[f"number:{int(p)}"] if p <= DECIMALS else INDEX["number:more"] for p in places[numeric]]
     shape[text.str.fullmatch(_CODE.pattern).to_numpy(dtype=bool)] = INDEX["code"]
-    left = (shape == INDEX["text"]) & text.str.contains(r"\d", regex=True).to_numpy(dtype=bool)
+    left = np.isin(shape, [INDEX["text"], INDEX["code"]]) & text.str.contains(r"\d", regex=True).to_numpy(dtype=bool)
     for fmt in dates.STRING_FORMATS:
         if not left.any():
             break
@@ -289,6 +289,14 @@ def measure(
             "categories over a noisy-count threshold",
             spent["threshold"],
             delta_approx=spent["delta"],
+            stage="metadata",
+        )
+    if reserved > spent["delta"]:  # set aside before measuring (the engine's budget was set from it): booked
+        accountant.spend_rho(
+            "none",
+            "delta set aside for thresholds, unused",
+            0.0,
+            delta_approx=reserved - spent["delta"],
             stage="metadata",
         )
     entries = []
