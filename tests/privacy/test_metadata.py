@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from privsynth.errors import ParameterError
 from privsynth.privacy import mechanisms as mech
-from privsynth.privacy import metadata
+from privsynth.privacy import metadata, shapes
 from privsynth.privacy.accountant import Accountant, epsilon_of_rho, rho_for
 from privsynth.schema import SchemaFile
 
@@ -104,7 +104,7 @@ def test_bounds_from_exact_counts_leave_at_most_alpha_outside(values, alpha, int
 
 def test_value_shapes():
     series = pd.Series(["12", "0123", "1.5", "2017-01-02", "abc", None, "98115-4820", "-3", "2.125"])
-    got = [metadata.SHAPES[i] for i in metadata.shapes(series)]
+    got = [shapes.SHAPES[i] for i in shapes.shapes(series)]
     assert got == [
         "number:0",
         "code",
@@ -116,7 +116,7 @@ def test_value_shapes():
         "number:0",
         "number:3",
     ]
-    floats = [metadata.SHAPES[i] for i in metadata.shapes(pd.Series([1.0, 2.5, np.nan, 0.125, 1 / 3]))]
+    floats = [shapes.SHAPES[i] for i in shapes.shapes(pd.Series([1.0, 2.5, np.nan, 0.125, 1 / 3]))]
     assert floats == ["number:0", "number:1", "missing", "number:3", "number:more"]
 
 

@@ -31,7 +31,6 @@ dropped (say it in the schema file to keep it).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,28 +40,13 @@ from privsynth import dates
 from privsynth.errors import ParameterError
 from privsynth.privacy import mechanisms as mech
 from privsynth.privacy.accountant import Accountant, epsilon_of_rho, rho_for
+from privsynth.privacy.shapes import DATES, DECIMALS, INDEX, NUMBERS, SHAPES, kept_as, parses, shapes
 from privsynth.schema import LEARNED_KINDS, ColumnOverride, SchemaFile
 
 QUANTILES = (0.01, 0.99)
 SIGNIFICANT = 3.0  # noise sds a noisy count must exceed to count as present
 THRESHOLD_SHARE = 0.1  # of the fit's delta, for releasing categories by threshold
 SHAPE_SHARE = 0.25  # of a column's share, for its shapes when its values are measured too
-DECIMALS = 4
-SHAPES = (
-    "missing",
-    "boolean",
-    "datetime",
-    *(f"number:{p}" for p in range(DECIMALS + 1)),
-    "number:more",
-    "code",
-    "text",
-    *(f"date:{fmt}" for fmt in dates.STRING_FORMATS),
-)
-INDEX = {s: i for i, s in enumerate(SHAPES)}
-NUMBERS = [INDEX[s] for s in SHAPES if s.startswith("number:")]
-DATES = [INDEX["datetime"], *(INDEX[s] for s in SHAPES if s.startswith("date:"))]
-_NUMBER = re.compile(r"^[+-]?(?:0|[1-9]\d*)(?:\.(\d+))?$")
-_CODE = re.compile(r"^(?:0\d+|\d+(?:-\d+)+)$")
 
 
 @dataclass
@@ -105,70 +89,6 @@ def threshold_delta(frame: pd.DataFrame, file: SchemaFile | None, delta: float) 
     return THRESHOLD_SHARE * delta if any(t for _s, _v, t in _plan(frame, file).values()) else 0.0
 
 
-def shapes(series: pd.Series) -> np.ndarray:
-    """Each value's shape (an index into SHAPES), computed once per distinct value."""
-    codes, keys = pd.factorize(series, use_na_sentinel=True)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        kinds = np.full(len(keys), INDEX["datetime"])
-    elif pd.api.types.is_bool_dtype(series):
-        kinds = np.full(len(keys), INDEX["boolean"])
-    else:
-        kinds = _shape_of_values(pd.Series(np.asarray(keys, dtype=object)))
-    return np.where(codes < 0, INDEX["missing"], kinds[np.maximum(codes, 0)] if len(kinds) else 0)
-
-
-def _decimals(x: np.ndarray) -> np.ndarray:
-    """The shape index of numbers by their decimals (0..DECIMALS, else more; not finite: text)."""
-    out = np.full(x.shape, INDEX["number:more"])
-    for p in range(DECIMALS, -1, -1):
-        out[np.round(x, p) == x] = INDEX[f"number:{p}"]
-    out[~np.isfinite(x)] = INDEX["text"]
-    return out
-
-
-def _shape_of_values(values: pd.Series) -> np.ndarray:
-    out = np.full(len(values), INDEX["text"])
-    is_bool = values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
-    is_number = values.map(lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_))
-    is_number = is_number.to_numpy(dtype=bool)
-    out[is_bool] = INDEX["boolean"]
-    if is_number.any():
-        out[is_number] = _decimals(values[is_number].to_numpy(dtype=np.float64))
-    is_text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    if not is_text.any():
-        return out
-    text = values[is_text].astype(str).str.strip()
-    shape = np.full(len(text), INDEX["text"])
-    parts = text.str.extract(_NUMBER)
-    numeric = text.str.fullmatch(_NUMBER.pattern).to_numpy(dtype=bool)
-    places = parts[0].str.len().to_numpy(dtype="float64", na_value=0.0)
-    shape[numeric] = [INDEX[f"number:{int(p)}"] if p <= DECIMALS else INDEX["number:more"] for p in places[numeric]]
-    shape[text.str.fullmatch(_CODE.pattern).to_numpy(dtype=bool)] = INDEX["code"]
-    left = np.isin(shape, [INDEX["text"], INDEX["code"]]) & text.str.contains(r"\d", regex=True).to_numpy(dtype=bool)
-    for fmt in dates.STRING_FORMATS:
-        if not left.any():
-            break
-        parsed = _parses(text[left], fmt)
-        where = np.flatnonzero(left)[parsed]
-        shape[where] = INDEX[f"date:{fmt}"]
-        left[where] = False
-    out[is_text] = shape
-    return out
-
-
-def _parses(text: pd.Series, fmt: str) -> np.ndarray:
-    """Which of `text` read as dates in `fmt` (the rules of `dates.guess_format`)."""
-    parse = fmt.replace("%:z", "%z")
-    ok = np.ones(len(text), dtype=bool)
-    if fmt.endswith("Z"):
-        ok &= text.str.endswith("Z").to_numpy(dtype=bool)
-        text, parse = text.str[:-1], parse[:-1]
-    if "%:z" in fmt:
-        ok &= text.str.contains(r"[+-]\d\d:\d\d$", regex=True).to_numpy(dtype=bool)
-    stamps = pd.to_datetime(text, format=parse, errors="coerce", utc=dates.has_offset(fmt))
-    return ok & stamps.notna().to_numpy(dtype=bool)
-
-
 def _kind(noisy: np.ndarray, sigma: float) -> tuple[str | None, str | None, int | None]:
     """(kind, date format, precision) from a column's noisy shape counts; kind None when nothing is present."""
     present = noisy > SIGNIFICANT * sigma
@@ -207,7 +127,7 @@ def _kept(kind: str, shape: np.ndarray, series: pd.Series, fmt: str | None) -> n
         text = series.map(lambda v: v.strip() if isinstance(v, str) else None)
         has = text.notna().to_numpy(dtype=bool)
         if fmt and has.any():
-            ok[has] = _parses(text[has].astype(str), fmt)
+            ok[has] = parses(text[has].astype(str), fmt)
         return ok
     return shape != INDEX["missing"]
 
@@ -368,7 +288,7 @@ def _measure_column(column: _Column, frame: pd.DataFrame, delta_each: float, sec
         facts["precision"] = 0 if kind == "integer" else precision
     if noisy is not None:  # what will be missing: missing values, and present shapes not read as the kind
         present = noisy > SIGNIFICANT * sigma
-        off = [i for i in range(len(SHAPES)) if i == INDEX["missing"] or (present[i] and not _shape_kept(kind, i, fmt))]
+        off = [i for i in range(len(SHAPES)) if i == INDEX["missing"] or (present[i] and not kept_as(kind, i, fmt))]
         column.unknown, column.unknown_var = float(noisy[off].sum()), len(off) * sigma**2
     if column.values and kind in ("numeric", "integer", "datetime"):
         _bounds(column, facts, frame[name], kind, fmt, secret, spent)
@@ -383,17 +303,6 @@ def _measure_column(column: _Column, frame: pd.DataFrame, delta_each: float, sec
         column.measured.append("nullable")
     facts.setdefault("dtype", _dtype(kind, facts.get("nullable", True), series))
     column.facts = facts
-
-
-def _shape_kept(kind: str, index: int, fmt: str | None) -> bool:
-    """Whether values of shape `index` are read as `kind` (dates: those of its format, or a datetime dtype)."""
-    if kind in ("numeric", "integer"):
-        return index in NUMBERS
-    if kind == "boolean":
-        return index == INDEX["boolean"]
-    if kind == "datetime":
-        return SHAPES[index] in ("datetime", f"date:{fmt}")
-    return index != INDEX["missing"]
 
 
 def _bounds(column: _Column, facts: dict, values: pd.Series, kind: str, fmt, secret, spent: dict) -> None:
