@@ -301,3 +301,10 @@ def test_argn_dp_sgd_after_metadata_stays_within_the_budget():
     assert [s.get("stage") for s in privacy["spends"]][-1] is None  # dp-sgd last, after the metadata
     assert 2.0 - 0.05 <= privacy["epsilon_spent"] <= 2.0
     assert list(model.sample(100, seed=0).columns) == list(frame.columns)
+
+
+def test_histories_say_they_do_not_take_metadata_epsilon(storms):
+    import privsynth as ps
+
+    with pytest.raises(ParameterError, match="not available for histories"):
+        ps.fit_sequences(storms, "storm", "time", epsilon=1.0, metadata_epsilon=0.2, schema=SchemaFile())
