@@ -10,11 +10,13 @@ file does not state is measured, each column with an equal share of EM's zCDP bu
 - kind, nullability, date format and decimals: a noisy histogram of value shapes (the Gaussian mechanism;
   each value has exactly one shape: missing, boolean, datetime (a datetime dtype), a number with 0-4 or
   more decimals, a digit code (leading zero or dashes), text, or a date in one of `dates.STRING_FORMATS`).
-  The kind is the shape group with the largest noisy count (numbers, dates, booleans, else categorical;
-  numbers with a significant count of digit codes are categorical), a number with no significant decimal
-  shape is an integer, else its precision is the most decimals seen significantly (none past 4);
-  significant means a noisy count over SIGNIFICANT noise sds. A quarter of the column's share when the
-  values are measured too.
+  Significant means a noisy count over SIGNIFICANT noise sds. The kind is the group of significant shapes
+  with the largest noisy count (numbers, dates, booleans, else categorical; numbers with a significant
+  count of digit codes are categorical); a number with no significant decimal shape is an integer, else
+  its precision is the most decimals seen significantly (none past 4). A quarter of the column's share
+  when its values are measured too.
+  The kind decided, every value is read by its own shape, a per-record function: values of another kind
+  (text in a number column, dates in another format) are read as missing.
 - numbers' and dates' bounds: the 1% and 99% quantiles read off two noisy histograms over public bins
   (decades, then 25% steps inside the occupied decades; years 1800-2200, then months), see `mechanisms`;
   values outside the bounds are clipped;
@@ -23,8 +25,7 @@ file does not state is measured, each column with an equal share of EM's zCDP bu
   the fit's delta in all (Gaussian thresholding); rarer values are treated as missing;
 - nullability: the noisy count of what will be missing (missing values, values of another kind, values
   of categories not released) over SIGNIFICANT noise sds.
-Values of another kind than the column's (text in a number column) are read as missing: a per-record
-function, free. A column where nothing rises over the noise, or no category passes the threshold, is
+A column where nothing rises over the noise, or no category passes the threshold, is
 dropped (say it in the schema file to keep it).
 """
 
@@ -92,14 +93,15 @@ def threshold_delta(frame: pd.DataFrame, file: SchemaFile | None, delta: float) 
 def _kind(noisy: np.ndarray, sigma: float) -> tuple[str | None, str | None, int | None]:
     """(kind, date format, precision) from a column's noisy shape counts; kind None when nothing is present."""
     present = noisy > SIGNIFICANT * sigma
+    counted = np.where(present, noisy, 0.0)  # shapes under the noise count nothing (their noise would add up)
     groups = {
-        "number": noisy[NUMBERS].sum(),
-        "datetime": noisy[DATES].sum(),
-        "boolean": noisy[INDEX["boolean"]],
-        "categorical": noisy[INDEX["code"]] + noisy[INDEX["text"]],
+        "number": counted[NUMBERS].sum(),
+        "datetime": counted[DATES].sum(),
+        "boolean": counted[INDEX["boolean"]],
+        "categorical": counted[INDEX["code"]] + counted[INDEX["text"]],
     }
     kind = max(groups, key=groups.__getitem__)
-    if groups[kind] <= SIGNIFICANT * sigma * math.sqrt(len(DATES)):
+    if not groups[kind] > 0:
         return None, None, None
     decimals = [p for p in range(DECIMALS + 1) if present[INDEX[f"number:{p}"]]]
     if kind == "number":
