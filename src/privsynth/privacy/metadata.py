@@ -13,7 +13,7 @@ file does not state is measured, each column with an equal share of EM's zCDP bu
   Significant means a noisy count over SIGNIFICANT noise sds. The kind is the group of significant shapes
   with the largest noisy count (numbers, dates, booleans, else categorical; numbers with a significant
   count of digit codes are categorical); a number with no significant decimal shape is an integer, else
-  its precision is the most decimals seen significantly (none past 4). A quarter of the column's share
+  its precision is the most decimals seen significantly (none past 4). A third of the column's share
   when its values are measured too.
   The kind decided, every value is read by its own shape, a per-record function: values of another kind
   (text in a number column, dates in another format) are read as missing.
@@ -23,8 +23,10 @@ file does not state is measured, each column with an equal share of EM's zCDP bu
 - categories: the values whose noisy count passes a threshold set so that a value held by one person is
   released with probability at most delta_threshold / (columns that may be thresholded), THRESHOLD_SHARE of
   the fit's delta in all (Gaussian thresholding); rarer values are treated as missing;
-- nullability: the noisy count of what will be missing (missing values, values of another kind, values
-  of categories not released) over SIGNIFICANT noise sds.
+- nullability: a noisy count of what will be missing (missing values; values of another kind; values of
+  categories not released) over NULLABLE_SDS noise sds, a lower bar than SIGNIFICANT: a column called
+  nullable by noise gets a null cell the model learns to be near empty, a missed one turns its missing
+  values into the first category or cell.
 A column where nothing rises over the noise, or no category passes the threshold, is
 dropped (say it in the schema file to keep it).
 """
@@ -47,7 +49,8 @@ from privsynth.schema import LEARNED_KINDS, ColumnOverride, SchemaFile
 QUANTILES = (0.01, 0.99)
 SIGNIFICANT = 3.0  # noise sds a noisy count must exceed to count as present
 THRESHOLD_SHARE = 0.1  # of the fit's delta, for releasing categories by threshold
-SHAPE_SHARE = 0.25  # of a column's share, for its shapes when its values are measured too
+SHAPE_SHARE = 1 / 3  # of a column's share, for its shapes when its values are measured too
+NULLABLE_SDS = 2.0  # a missed null costs more than a spare null cell: a lower bar than SIGNIFICANT
 
 
 @dataclass
@@ -159,7 +162,7 @@ class _Column:
         self.rho_values = rho - self.rho_shapes if self.values else 0.0
         self.facts: dict = {}
         self.measured: list[str] = []
-        self.unknown, self.unknown_var = 0.0, 0.0  # noisy count of what will be missing, and its variance
+        self.unknown: list[tuple[float, float]] = []  # noisy counts of what will be missing, with their sds
 
 
 def measure(
@@ -288,10 +291,12 @@ def _measure_column(column: _Column, frame: pd.DataFrame, delta_each: float, sec
             facts.setdefault("timezone", "UTC")
     if precision is not None and kind in ("numeric", "integer"):
         facts["precision"] = 0 if kind == "integer" else precision
-    if noisy is not None:  # what will be missing: missing values, and present shapes not read as the kind
+    if noisy is not None:  # what will be missing: missing values; present shapes not read as the kind
         present = noisy > SIGNIFICANT * sigma
-        off = [i for i in range(len(SHAPES)) if i == INDEX["missing"] or (present[i] and not kept_as(kind, i, fmt))]
-        column.unknown, column.unknown_var = float(noisy[off].sum()), len(off) * sigma**2
+        off = [i for i in range(len(SHAPES)) if i != INDEX["missing"] and present[i] and not kept_as(kind, i, fmt)]
+        column.unknown.append((float(noisy[INDEX["missing"]]), sigma))
+        if off:
+            column.unknown.append((float(noisy[off].sum()), sigma * math.sqrt(len(off))))
     if column.values and kind in ("numeric", "integer", "datetime"):
         _bounds(column, facts, frame[name], kind, fmt, secret, spent)
     elif column.values and kind == "categorical":
@@ -300,8 +305,7 @@ def _measure_column(column: _Column, frame: pd.DataFrame, delta_each: float, sec
             column.facts = facts
             return
     if "nullable" not in stated:
-        sd = math.sqrt(column.unknown_var) if column.unknown_var else 0.0
-        facts["nullable"] = bool(column.unknown > SIGNIFICANT * sd) if sd else False
+        facts["nullable"] = any(count > NULLABLE_SDS * sd for count, sd in column.unknown)
         column.measured.append("nullable")
     facts.setdefault("dtype", _dtype(kind, facts.get("nullable", True), series))
     column.facts = facts
@@ -357,8 +361,8 @@ def _categories(column, facts, values: pd.Series, noisy_shapes, sigma_shapes, de
         present = [
             i for i in range(len(SHAPES)) if i != INDEX["missing"] and noisy_shapes[i] > SIGNIFICANT * sigma_shapes
         ]
-        column.unknown += float(noisy_shapes[present].sum() - sum(released.values()))
-        column.unknown_var += len(present) * sigma_shapes**2 + len(released) * sigma**2
+        sd = math.sqrt(len(present) * sigma_shapes**2 + len(released) * sigma**2)
+        column.unknown.append((float(noisy_shapes[present].sum() - sum(released.values())), sd))
 
 
 def _dtype(kind: str, nullable: bool, series: pd.Series) -> str:
