@@ -323,3 +323,18 @@ def test_histories_say_they_do_not_take_metadata_epsilon(storms):
 
     with pytest.raises(ParameterError, match="not available for histories"):
         ps.fit_sequences(storms, "storm", "time", epsilon=1.0, metadata_epsilon=0.2, schema=SchemaFile())
+
+
+def test_dates_booleans_and_decimals_on_a_real_table(storms):
+    """dplyr::storms (19,537 readings): a datetime dtype, a boolean, day-first text dates, one-decimal numbers."""
+    frame = storms.assign(strong=storms.wind > 64, day=storms.time.dt.strftime("%d/%m/%Y"))
+    measured = metadata.measure(frame.drop(columns="storm"), None, 1.0, Accountant(2.0, 1e-6))
+    columns = {c.name: c for c in measured.file.columns}
+    assert columns["time"].kind == "datetime" and columns["time"].dtype == str(storms.time.dtype)
+    assert "1970" < columns["time"].min < columns["time"].max < "2024"  # 1975 to 2022
+    assert columns["day"].kind == "datetime" and columns["day"].datetime_format == "%d/%m/%Y"
+    assert measured.frame.day.notna().all()  # "01/02/1990" reads as day-first too
+    assert columns["strong"].kind == "boolean" and columns["strong"].dtype == "bool"
+    assert columns["lat"].kind == "numeric" and columns["lat"].precision == 1
+    assert columns["wind"].kind == "integer" and columns["status"].kind == "categorical"
+    assert {"hurricane", "tropical storm"} <= set(columns["status"].categories)

@@ -293,7 +293,7 @@ def _measure_column(column: _Column, frame: pd.DataFrame, delta_each: float, sec
         facts["precision"] = 0 if kind == "integer" else precision
     if noisy is not None:  # what will be missing: missing values; present shapes not read as the kind
         present = noisy > SIGNIFICANT * sigma
-        off = [i for i in range(len(SHAPES)) if i != INDEX["missing"] and present[i] and not kept_as(kind, i, fmt)]
+        off = [i for i in range(len(SHAPES)) if i != INDEX["missing"] and present[i] and not kept_as(kind, i)]
         column.unknown.append((float(noisy[INDEX["missing"]]), sigma))
         if off:
             column.unknown.append((float(noisy[off].sum()), sigma * math.sqrt(len(off))))

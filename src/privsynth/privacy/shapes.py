@@ -97,12 +97,14 @@ def parses(text: pd.Series, fmt: str) -> np.ndarray:
     return ok & stamps.notna().to_numpy(dtype=bool)
 
 
-def kept_as(kind: str, index: int, fmt: str | None) -> bool:
-    """Whether values of shape `index` are read as `kind` (dates: those of its format, or a datetime dtype)."""
+def kept_as(kind: str, index: int) -> bool:
+    """Whether values of shape `index` are read as `kind`, for counting what will be missing. Dates of every
+    format count as read: a value's shape is the first format that reads it, and "01/02/2020" (shape
+    %m/%d/%Y) reads as %d/%m/%Y too; which values the chosen format does read is decided per value."""
     if kind in ("numeric", "integer"):
         return index in NUMBERS
     if kind == "boolean":
         return index == INDEX["boolean"]
     if kind == "datetime":
-        return SHAPES[index] in ("datetime", f"date:{fmt}")
+        return index in DATES
     return index != INDEX["missing"]
