@@ -8,9 +8,9 @@ records: the ledger never leaves the custodian, unlike model files, which never 
 the fit's zCDP cost rho, or for DP-SGD (not zCDP) its Rényi curve at the accountant's orders, and the delta
 its thresholded releases took (`delta_approx`: categories measured under DP, `privacy.metadata`); rho, curves
 and those deltas add up under composition, and the total converts to (epsilon, delta) at the source's delta
-less the deltas taken, with the accountant's bound. A fit that would take the total past the source's limit (default
-epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or lowers the
-limit, explicitly.
+less the deltas taken, with the accountant's bound. A fit that would take the total past the source's limit
+(default epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or
+lowers the limit, explicitly.
 
 Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts (check
 and write under an exclusive lock: the ledger row's lock in the catalog, `budget.json.lock` for a file),
