@@ -338,3 +338,17 @@ def test_dates_booleans_and_decimals_on_a_real_table(storms):
     assert columns["lat"].kind == "numeric" and columns["lat"].precision == 1
     assert columns["wind"].kind == "integer" and columns["status"].kind == "categorical"
     assert {"hurricane", "tropical storm"} <= set(columns["status"].categories)
+
+
+def test_the_ledger_converts_at_the_delta_thresholds_left(tmp_path):
+    from privsynth.privacy.ledger import BudgetError, Ledger
+
+    book = Ledger(tmp_path / "b.json")
+    rho = rho_for(2.0, 1e-6 - 1e-7)
+    token = book.reserve("src", {"rho": rho, "delta_approx": 1e-7})
+    after = book.settle("src", token, rho, None, delta_approx=1e-7)
+    assert after.delta_approx == 1e-7 and after.epsilon == pytest.approx(2.0, rel=1e-6)
+    assert after.epsilon > epsilon_of_rho(rho, 1e-6)  # the delta taken is not there to convert at
+    book.set_limit("src", 10.0, delta=2e-7)
+    with pytest.raises(BudgetError):  # thresholds took more delta than the new limit's: no epsilon is enough
+        book.reserve("src", {"rho": 1e-6, "delta_approx": 1e-7})
