@@ -193,11 +193,10 @@ def measure(
     for column in columns:
         step(f"measuring column {column.name!r} under DP")
         _measure_column(column, frame, delta_each, secret, spent)
-    sigmas = [mech.sigma_for(c.rho_shapes) for c in columns if c.rho_shapes]
     if spent["shapes"]:
         accountant.spend_rho(
             "gaussian",
-            f"value shapes of {len(sigmas)} columns (kind, nulls, format, decimals)",
+            f"value shapes of {sum(c.shapes for c in columns)} columns (kind, nulls, format, decimals)",
             spent["shapes"],
             stage="metadata",
         )
