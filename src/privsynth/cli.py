@@ -165,6 +165,13 @@ def describe(
     table: TableOpt = None,
     encoding: EncodingOpt = "utf-8",
     strict: StrictOpt = False,
+    public_template: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-template",
+            help="Write a public schema template for DP fits here: names and kinds only, no values.",
+        ),
+    ] = None,
 ) -> None:
     """Show the inferred schema (kinds, bounds, formats, identifier treatment); optionally write it as YAML.
     A column inference cannot settle is shown with its problem (and read as text) rather than stopping;
@@ -175,6 +182,15 @@ def describe(
         _describe_model(data)
         return
     frame = _read(data, table, encoding)
+    if public_template:
+        from privsynth.privacy.template import public_template as template
+
+        text = template(frame, Path(data).name if "://" not in str(data) else str(table or "the table"))
+        io.write_bytes_atomic(public_template, lambda fh: fh.write(text.encode()))
+        out.print(
+            f"public schema template written to {public_template}: names and kinds only; check the kinds and fill "
+            "in public domains, then fit with --schema (and --metadata-epsilon for what you leave out)"
+        )
     result = Schema.infer(frame, load_yaml(schema, list(frame.columns)) if schema else None, strict)
     out.print(_schema_table(result, frame))
     treated = _treated(result)
@@ -219,10 +235,26 @@ def _describe_model(path: str) -> None:
         f"privacy: ({privacy['epsilon_spent']:.4g}, {privacy['delta']:g})-differential privacy "
         f"(budget epsilon {privacy['epsilon_budget']:g}; rho {privacy['rho_spent']:.4g} of {privacy['rho_budget']:.4g})"
     )
-    table = Table("mechanism", "what", "rho", "share of budget")
+    metadata = privacy.get("metadata")
+    if metadata:
+        measured = {name: what for name, what in metadata["measured"].items() if what}
+        out.print(
+            f"metadata measured under DP: epsilon {metadata['epsilon']:g} of the budget (inside it; alone "
+            f"epsilon {metadata['epsilon_alone']:.4g}), delta {metadata['delta_threshold']:g} for thresholded "
+            f"categories; {len(measured)} columns measured, {len(metadata['from_schema_file'])} from the schema file"
+        )
+        for name, what in measured.items():
+            out.print(f"  - {name}: {', '.join(what)}")
+    table = Table("stage", "mechanism", "what", "rho", "share of budget")
     for spend in privacy["spends"]:
         rho, share = spend.get("rho"), spend.get("share")
-        table.add_row(spend["mechanism"], spend["what"], "-" if rho is None else f"{rho:.4g}", f"{share or 0:.1%}")
+        table.add_row(
+            spend.get("stage", "model"),
+            spend["mechanism"],
+            spend["what"],
+            "-" if rho is None else f"{rho:.4g}",
+            f"{share or 0:.1%}",
+        )
     out.print(table)
 
 
@@ -284,6 +316,14 @@ def fit(
     delta: Annotated[
         float | None, typer.Option("--delta", help="With --epsilon: the DP delta, well below 1/rows (default 1e-6).")
     ] = None,
+    metadata_epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--metadata-epsilon",
+            help="With --epsilon: spend this part of it measuring under DP what --schema leaves out (or every "
+            "column's kind, bounds, categories and nulls, without --schema).",
+        ),
+    ] = None,
     ledger: LedgerOpt = None,
     entity: Annotated[
         str | None,
@@ -300,7 +340,8 @@ def fit(
     strict: StrictOpt = False,
 ) -> None:
     """Learn a model of DATA and save it (JSON + arrays in one zip; loading it never runs code).
-    DP fits (mst, aim, argn --epsilon) need --schema with every column's public domain; noise is never seeded."""
+    DP fits (mst, aim, argn --epsilon) need --schema with every column's public domain, or --metadata-epsilon
+    to measure what it leaves out under DP; noise is never seeded."""
     import privsynth as ps
     from privsynth.engines import ENGINES
 
@@ -317,6 +358,12 @@ def fit(
             f"--epsilon and --delta apply to the differentially private engines (mst, aim, argn), not {engine!r}"
         )
     params.update(private)
+    if metadata_epsilon is not None:
+        if "epsilon" not in private:
+            raise PrivsynthError("--metadata-epsilon is part of a DP fit's budget: give --epsilon too")
+        if entity is not None:
+            raise PrivsynthError("--metadata-epsilon is not available for histories yet: state their schema file")
+        params["metadata_epsilon"] = metadata_epsilon
     io.check_output(output)
     catalog = open_catalog()
     if ledger is not None or catalog is not None:

@@ -325,6 +325,7 @@ def fit(
     table: str | None = None,
     ledger: str | os.PathLike | bool | None = None,
     strict: bool = False,
+    metadata_epsilon: float | None = None,
     **params,
 ) -> Model:
     """Learn a synthetic-data model of `data` (a DataFrame, a CSV/Parquet path, or a database URL + table).
@@ -339,6 +340,8 @@ def fit(
     catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
     its limit. A column whose kind inference cannot settle (numbers mixed with other text) is fitted as
     the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
+    With `metadata_epsilon` (less than `epsilon`, and part of it), what the schema file leaves out
+    (or every column's facts, without one) is measured under DP instead (`privacy.metadata`).
     """
     step = progress or (lambda _msg: None)
     if engine == auto.NAME:
@@ -356,7 +359,11 @@ def fit(
     seed = _fresh_seed() if seed is None else int(seed)
     data = text_names(data)  # a new frame if names were not text: the caller's is untouched
     if getattr(engine_obj, "differentially_private", False):
-        return _fit_private(data, engine_obj, schema, seed, step, ledger)
+        return _fit_private(data, engine_obj, schema, seed, step, ledger, metadata_epsilon=metadata_epsilon)
+    if metadata_epsilon is not None:
+        raise ParameterError(
+            f"metadata_epsilon applies to differentially private fits (mst, aim, argn with epsilon), not {engine}"
+        )
     step("inferring schema")
     schema_obj = _as_schema(data, schema, strict)
     _check_fit_input(data, schema_obj)
@@ -395,26 +402,49 @@ def fit(
 
 
 def _fit_private(
-    data: pd.DataFrame, engine_obj, schema, seed: int, step: Callable[[str], None], ledger, groups=None
+    data: pd.DataFrame,
+    engine_obj,
+    schema,
+    seed: int,
+    step: Callable[[str], None],
+    ledger,
+    groups=None,
+    metadata_epsilon: float | None = None,
 ) -> Model:
     """The DP pipeline: every column fact from the public schema file, cells of its public domain, an engine
     whose noise comes from OS entropy. Nothing measured from the data outside the engine's mechanisms is
     kept: no fingerprint (a hash of the records would single out the last unknown one), no row count, no
-    replacement state for unlearned columns."""
-    from privsynth.privacy.accountant import curve_of_record, rho_for
+    replacement state for unlearned columns. With `metadata_epsilon`, what the file leaves out is measured
+    under DP first (`privacy.metadata`), in the same release: one accountant, one ledger booking."""
+    from privsynth.privacy import metadata
+    from privsynth.privacy.accountant import Accountant, curve_of_record, rho_for
     from privsynth.privacy.domain import PublicEncoder, public_schema
     from privsynth.privacy.ledger import Ledger
 
-    if isinstance(schema, Schema) or schema is None:
+    if isinstance(schema, Schema) or (schema is None and metadata_epsilon is None):
         raise SchemaError(
             f"the {engine_obj.name} engine is differentially private: pass a public schema file (--schema) that "
-            "states every column's kind and domain (min/max, categories); facts inferred from the data would leak"
+            "states every column's kind and domain (min/max, categories), or spend part of the budget measuring "
+            "them under DP (--metadata-epsilon); facts inferred from the data would leak"
         )
-    file = schema if isinstance(schema, SchemaFile) else load_yaml(schema, list(data.columns))
-    step("reading the public schema")
-    schema_obj = public_schema(data, file)
-    if not any(c.learned for c in schema_obj.columns):
-        raise SchemaError("no column is left to learn (all are identifiers, text, constants or dropped)")
+    file = (
+        None if schema is None else schema if isinstance(schema, SchemaFile) else load_yaml(schema, list(data.columns))
+    )
+    reserved = 0.0
+    if metadata_epsilon is None:
+        step("reading the public schema")
+        schema_obj = public_schema(data, file)
+        if not any(c.learned for c in schema_obj.columns):
+            raise SchemaError("no column is left to learn (all are identifiers, text, constants or dropped)")
+    else:
+        if isinstance(metadata_epsilon, bool) or not isinstance(metadata_epsilon, int | float):
+            raise ParameterError(f"metadata_epsilon must be a number, got {metadata_epsilon!r}")
+        if not 0 < metadata_epsilon < engine_obj.epsilon:
+            raise ParameterError(
+                f"metadata_epsilon must be positive and less than epsilon {engine_obj.epsilon:g} (it is part of "
+                f"it), got {metadata_epsilon:g}"
+            )
+        reserved = metadata.threshold_delta(data, file, engine_obj.delta)
     from privsynth.governance.catalog import Catalog
 
     if ledger is False:
@@ -425,16 +455,33 @@ def _fit_private(
         book = Ledger(None if ledger in (None, True) else ledger)
     source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
     booked = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
-    token = book.reserve(source_id, {**booked, "rho": rho_for(engine_obj.epsilon, engine_obj.delta)}) if book else None
+    booked["rho"] = rho_for(engine_obj.epsilon, engine_obj.delta - reserved)
+    if reserved:
+        booked["delta_approx"] = reserved
+    token = book.reserve(source_id, booked) if book else None
+    accountant, measured = None, None
     try:
+        if metadata_epsilon is not None:
+            accountant = Accountant(engine_obj.epsilon, engine_obj.delta)
+            step(f"measuring the metadata under DP (epsilon {metadata_epsilon:g} of {engine_obj.epsilon:g})")
+            measured = metadata.measure(data, file, metadata_epsilon, accountant, step)
+            data = measured.frame
+            schema_obj = public_schema(data, measured.file)
+            if not any(c.learned for c in schema_obj.columns):
+                raise SchemaError("no column is left to learn: under DP no column's values rose above the noise")
         encode_rng, engine_rng = _rngs(seed, 2)
         encoder = PublicEncoder.fit(schema_obj, bins=engine_obj.bins or PublicEncoder.default_bins)
         encoded = encoder.encode(data, schema_obj, encode_rng)
         step(f"fitting {engine_obj.name} (epsilon {engine_obj.epsilon:g}, delta {engine_obj.delta:g})")
         unit = {} if groups is None else {"groups": groups}  # histories: an entity's rows are one unit (argn)
+        if accountant is not None:
+            unit["accountant"] = accountant  # the engine spends what the metadata left
         fitted = engine_obj.fit(encoded, engine_rng, progress=step, **unit)
     except BaseException:
-        if book is not None:
+        if book is not None and accountant is not None and accountant.spends:
+            # the metadata was measured: an error from here on may reflect it, so its spend stays booked
+            book.settle(source_id, token, accountant.rho_spent, None, delta_approx=accountant.delta_approx)
+        elif book is not None:
             book.release(source_id, token)
         raise
     manifest = {
@@ -452,7 +499,12 @@ def _fit_private(
             "columns": int(data.shape[1]),
             "note": "withheld under differential privacy (a hash or count of the records is not private)",
         },
-        "privacy": {"mechanism": engine_obj.name, "guarantee": "differential privacy", **fitted.privacy},
+        "privacy": {
+            "mechanism": engine_obj.name,
+            "guarantee": "differential privacy",
+            **fitted.privacy,
+            **({"metadata": measured.record} if measured is not None else {}),
+        },
         "rare_category_threshold": None,
         # a random nonce keeps two fits with equal settings apart (their noise differs); it is not the noise
         "nonce": secrets.token_hex(8),
@@ -460,7 +512,8 @@ def _fit_private(
     # the source's id is a hash of the records: withheld like the fingerprint (the catalog keeps the link)
     if book is not None:
         curve = curve_of_record(fitted.privacy)  # DP-SGD: its Rényi curve, not a zCDP rho
-        after = book.settle(source_id, token, fitted.privacy["rho_spent"], curve, created=manifest["created"])
+        approx = {"delta_approx": fitted.privacy["delta_approx"]} if fitted.privacy.get("delta_approx") else {}
+        after = book.settle(source_id, token, fitted.privacy["rho_spent"], curve, created=manifest["created"], **approx)
         manifest["privacy"]["ledger"] = {"path": str(book.path), "source_epsilon_after": after.epsilon}
     manifest = _governed(manifest, schema_obj, engine_obj.name, [])
     return Model(schema_obj, encoder, fitted, manifest, {})

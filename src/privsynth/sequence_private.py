@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth import dates
-from privsynth.errors import InputError, SchemaError
+from privsynth.errors import InputError, ParameterError, SchemaError
 from privsynth.sequence import (
     CLOCK,
     DAY,
@@ -55,6 +55,11 @@ def fit_private(events, entity, time, context, schema, engine, entity_engine, se
 
     params = dict(params)
     epsilon, delta, ledger = params.pop("epsilon"), params.pop("delta", None) or 1e-6, params.pop("ledger", None)
+    if params.pop("metadata_epsilon", None) is not None:
+        raise ParameterError(
+            "metadata_epsilon is not available for histories: one entity contributes up to max_events rows, and "
+            "entity-level metadata measurements are not written yet; state the schema file's public domains"
+        )
     if schema is None:
         raise SchemaError(
             "a differentially private history fit takes every column's facts from a public schema file (--schema): "

@@ -12,6 +12,12 @@ the bound of Canonne, Kamath & Steinke (2020, Prop. 12), also used by Opacus (Ba
 minimised continuously over alpha when every spend is zCDP (what OpenDP's zCDP -> approx-DP map computes),
 else over the orders where the curves are known. The record lists each spend (mechanism, what it measured,
 its rho or curve) and never the noise.
+
+A thresholded release (a category is published only when its noisy count passes a threshold) is
+delta-approximately rho-zCDP (Bun & Steinke 2016, Def. 8.1): rho-zCDP except on an event of probability at
+most delta_approx (a category only one person holds getting through). Such spends carry `delta_approx`;
+deltas add under composition, and the total converts at delta minus their sum:
+(epsilon_of_rho(sum rho, delta - sum delta_approx), delta)-DP.
 """
 
 from __future__ import annotations
@@ -95,12 +101,23 @@ class Accountant:
     curves: list[np.ndarray] = field(default_factory=list)  # DP-SGD curves at ORDERS
 
     @property
+    def delta_approx(self) -> float:
+        """The delta already taken by thresholded releases (see the module doc)."""
+        return float(sum(s.get("delta_approx", 0.0) for s in self.spends))
+
+    @property
     def rho_budget(self) -> float:
-        return rho_for(self.epsilon, self.delta)
+        """The budget in zCDP, at the delta left once thresholded releases have taken theirs."""
+        return rho_for(self.epsilon, self.delta - self.delta_approx)
 
     @property
     def rho_spent(self) -> float:
         return float(sum(s.get("rho", 0.0) for s in self.spends))
+
+    @property
+    def rho_left(self) -> float:
+        """What a zCDP mechanism may still spend (the whole budget before anything was spent)."""
+        return max(self.rho_budget - self.rho_spent, 0.0)
 
     def spend_rho(self, mechanism: str, what: str, rho: float, **details) -> None:
         """Record a rho-zCDP mechanism (Gaussian measurement, exponential-mechanism selection)."""
@@ -116,13 +133,17 @@ class Accountant:
         self.curves.append(curve)
         self.spends.append({"mechanism": mechanism, "what": what, "renyi_curve": True, **details})
 
-    def spent(self) -> float:
-        """The composed epsilon at this accountant's delta."""
-        if not self.curves:
-            return epsilon_of_rho(self.rho_spent, self.delta)
+    def spent(self, curve: np.ndarray | None = None) -> float:
+        """The composed epsilon at this accountant's delta (with `curve`, a Rényi curve at ORDERS, added: what a
+        planned DP-SGD run would bring the total to)."""
+        curves = self.curves + ([np.asarray(curve, dtype=np.float64)] if curve is not None else [])
+        delta = self.delta - self.delta_approx
+        if not delta > 0:
+            return math.inf
+        if not curves:
+            return epsilon_of_rho(self.rho_spent, delta)
         orders = np.asarray(ORDERS)
-        total = self.rho_spent * orders + np.sum(self.curves, axis=0)
-        return epsilon_of_curve(total, orders, self.delta)
+        return epsilon_of_curve(self.rho_spent * orders + np.sum(curves, axis=0), orders, delta)
 
     def check(self) -> None:
         """Raise when the spends exceed the budget (a bug in the engine, never the user's fault)."""
@@ -143,6 +164,7 @@ class Accountant:
             "delta": self.delta,
             "rho_budget": budget,
             "rho_spent": self.rho_spent,
+            **({"delta_approx": self.delta_approx} if self.delta_approx else {}),
             "epsilon_spent": self.spent(),
             "spends": spends,
         }

@@ -5,11 +5,12 @@ ledger is kept by the data custodian: in the catalog (`privsynth.governance.cata
 default, or in a JSON file when one is named (`--ledger FILE`, $PRIVSYNTH_LEDGER) or the catalog is switched
 off (then `.privsynth/budget.json`). It is keyed by the source's fingerprint (SHA-256 of its normalised
 records: the ledger never leaves the custodian, unlike model files, which never hold it). Each entry records
-the fit's zCDP cost rho, or for DP-SGD (not zCDP) its Rényi curve at the accountant's orders; rho and curves
-add up under composition, and the total converts to (epsilon, delta) at the source's delta with the
-accountant's bound. A fit that would take the total past the source's limit (default
-epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or lowers the
-limit, explicitly.
+the fit's zCDP cost rho, or for DP-SGD (not zCDP) its Rényi curve at the accountant's orders, and the delta
+its thresholded releases took (`delta_approx`: categories measured under DP, `privacy.metadata`); rho, curves
+and those deltas add up under composition, and the total converts to (epsilon, delta) at the source's delta
+less the deltas taken, with the accountant's bound. A fit that would take the total past the source's limit
+(default epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or
+lowers the limit, explicitly.
 
 Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts (check
 and write under an exclusive lock: the ledger row's lock in the catalog, `budget.json.lock` for a file),
@@ -59,13 +60,22 @@ class SourceBudget:
         """The composed epsilon of every recorded fit, at this source's delta."""
         return self.after(0.0)
 
-    def after(self, rho: float) -> float:
-        """The composed epsilon once a further rho-zCDP spend is added (Rényi curves composed exactly)."""
+    @property
+    def delta_approx(self) -> float:
+        """The delta taken by thresholded releases of every recorded fit."""
+        return float(sum(s.get("delta_approx", 0.0) for s in self.spends))
+
+    def after(self, rho: float, delta_approx: float = 0.0) -> float:
+        """The composed epsilon once a further rho-zCDP spend (that takes `delta_approx` of delta) is added
+        (Rényi curves composed exactly)."""
+        delta = self.delta - self.delta_approx - delta_approx
+        if not delta > 0:
+            return float("inf")
         curves = [np.asarray(s["curve"], dtype=np.float64) for s in self.spends if s.get("curve") is not None]
         if not curves:
-            return epsilon_of_rho(self.rho + rho, self.delta)
+            return epsilon_of_rho(self.rho + rho, delta)
         orders = np.asarray(ORDERS)
-        return epsilon_of_curve((self.rho + rho) * orders + np.sum(curves, axis=0), orders, self.delta)
+        return epsilon_of_curve((self.rho + rho) * orders + np.sum(curves, axis=0), orders, delta)
 
 
 class Ledger:
@@ -147,7 +157,7 @@ class Ledger:
         token = uuid.uuid4().hex
         with self._locked() as body:
             entry = _entry(body, sha256)
-            _refuse_past_limit(self._budget(entry), float(spend["rho"]))
+            _refuse_past_limit(self._budget(entry), float(spend["rho"]), float(spend.get("delta_approx", 0.0)))
             entry["spends"].append({**spend, "id": token, "status": "reserved"})
         return token
 
@@ -197,8 +207,8 @@ def _entry(body: dict, sha256: str) -> dict:
     return body["sources"].setdefault(sha256, {"limit": DEFAULT_LIMIT, "delta": DEFAULT_DELTA, "spends": []})
 
 
-def _refuse_past_limit(budget: SourceBudget, rho: float) -> None:
-    total = budget.after(rho)
+def _refuse_past_limit(budget: SourceBudget, rho: float, delta_approx: float = 0.0) -> None:
+    total = budget.after(rho, delta_approx)
     if total > budget.limit * (1 + 1e-9):
         raise BudgetError(
             f"this fit would bring the source's total to epsilon {total:.3g} (at delta {budget.delta:g}), over its "

@@ -169,16 +169,18 @@ class Argn:
         rng: np.random.Generator,
         progress: Callable[[str], None] | None = None,
         groups: np.ndarray | None = None,
+        accountant=None,
     ) -> FittedArgn:
         """`groups` (DP-SGD only): one integer per row; each group of rows (an entity's history) is one privacy
-        unit instead of each row."""
+        unit instead of each row. `accountant` (DP-SGD only): the release's, when spends came before this fit
+        (metadata measured under DP): the noise is set so that the whole release stays within its budget."""
         import torch
 
         size, edges = self._layout(data)
         tokens = tok.to_tokens(data.values, edges)
         if self.epsilon is not None:
-            return self._fit_private(data, tokens, size, edges, progress, groups)
-        if groups is not None:
+            return self._fit_private(data, tokens, size, edges, progress, groups, accountant)
+        if groups is not None or accountant is not None:
             raise ValueError("groups of rows are privacy units of DP-SGD only (set epsilon)")
         with _threads(torch):
             net, log = train(
@@ -212,7 +214,9 @@ class Argn:
         size, edges = self._layout(data)
         return epoch_seconds(data.n, tok.vocab(data.cardinality, edges), size)
 
-    def _fit_private(self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups) -> FittedArgn:
+    def _fit_private(
+        self, data: Encoded, tokens: np.ndarray, size: Size, edges, progress, groups, accountant=None
+    ) -> FittedArgn:
         import torch
 
         from privsynth.engines.argn.private import train_private
@@ -220,7 +224,7 @@ class Argn:
 
         if any(e is not None for e in edges):
             raise ValueError("DP-SGD needs a public, discrete encoding (fit through privsynth.fit with a schema)")
-        accountant = Accountant(float(self.epsilon), self.delta)
+        accountant = accountant if accountant is not None else Accountant(float(self.epsilon), self.delta)
         with _threads(torch):
             net, log = train_private(
                 tokens,

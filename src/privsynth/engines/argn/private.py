@@ -43,6 +43,25 @@ def noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: in
         )
 
 
+def noise_multiplier_after(accountant: Accountant, sample_rate: float, steps: int) -> float:
+    """The smallest noise multiplier (to 0.01 in epsilon, as Opacus') that keeps the spends already in
+    `accountant` (e.g. metadata measured under DP) plus `steps` steps within its budget: bisection on the
+    composed Rényi curve, which decreases as the multiplier grows."""
+    target = accountant.epsilon
+    low, high = 0.0, 10.0
+    while accountant.spent(renyi_curve(sample_rate, high, steps)) > target:
+        low, high = high, 2 * high
+        if high > 1e6:
+            raise ValueError("the budget left after the earlier spends is too small for any DP-SGD step")
+    while accountant.spent(renyi_curve(sample_rate, high, steps)) < target - 0.01 and high - low > 1e-4:
+        middle = (low + high) / 2
+        if accountant.spent(renyi_curve(sample_rate, middle, steps)) > target:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
 def renyi_curve(sample_rate: float, sigma: float, steps: int) -> np.ndarray:
     """The subsampled Gaussian mechanism's Rényi DP after `steps` steps, at the accountant's ORDERS (Opacus)."""
     from opacus.accountants.analysis.rdp import compute_rdp
@@ -77,7 +96,10 @@ def train_private(
     # clipped to C as a whole, so a step of a few long histories would be mostly noise)
     rate = min(size.batch / units, 1.0) if members is None else min(1.0, max(size.batch / len(data), 64 / units))
     planned = epochs * max(1, math.ceil(1 / rate))
-    sigma = noise_multiplier(accountant.epsilon, accountant.delta, rate, planned)
+    if accountant.spends:  # earlier spends of the same release: the steps get what they left
+        sigma = noise_multiplier_after(accountant, rate, planned)
+    else:
+        sigma = noise_multiplier(accountant.epsilon, accountant.delta, rate, planned)
     net = ARGN(vocab, size.dim, size.hidden, dropout=0.0)
     optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=0.0)
     names = [n for n, _ in net.named_parameters()]

@@ -47,12 +47,20 @@ class Aim(DpParams):
     max_model_size: float = 20.0
     rounds: int = 0
 
-    def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None):
+    def fit(
+        self,
+        data: Encoded,
+        rng: np.random.Generator,
+        progress: Callable[[str], None] | None = None,
+        accountant: Accountant | None = None,
+    ):
+        """`accountant`: the release's, when spends came before this fit (metadata measured under DP): the fit
+        spends what it has left of the budget, and its record lists every spend."""
         step = progress or (lambda _m: None)
         lib, attrs, domain, dataset = g.as_dataset(data)
         secret = g.secret_rng()  # `rng` (the user's seed) is deliberately unused: noise is never seeded
-        accountant = Accountant(self.epsilon, self.delta)
-        rho = accountant.rho_budget
+        accountant = accountant if accountant is not None else Accountant(self.epsilon, self.delta)
+        rho, prior = accountant.rho_left, accountant.rho_spent
         workload = candidates(attrs)
         answers = {cl: np.asarray(dataset.project(cl).datavector(), dtype=np.float64) for cl in workload}
         rounds = self.rounds or 16 * len(attrs)
@@ -62,7 +70,7 @@ class Aim(DpParams):
         step("aim: measuring 1-way marginals")
         measurements = [g.measure(answers[(a,)], sigma, (a,), secret) for a in attrs]
         accountant.spend_rho("gaussian", f"{len(attrs)} one-way marginals", len(attrs) * gaussian_rho(sigma))
-        used = accountant.rho_spent
+        used = accountant.rho_spent - prior
         model = g.estimate(domain, measurements, iters=g.ESTIMATION_ITERS)
         picked, last = 0, False
         while not last:
@@ -130,7 +138,7 @@ def _summary(spends: list[dict], rounds: int) -> list[dict]:
     """Per-round spends folded into three lines (1-way measurements, selections, round measurements)."""
     selections = [s for s in spends if s["what"].endswith("choose a marginal")]
     measures = [s for s in spends if s["what"].endswith("measure it")]
-    folded = [spends[0]]
+    folded = [s for s in spends if s not in selections and s not in measures]  # metadata, 1-way marginals
     for what, group, mechanism in (("selections", selections, "exponential"), ("measurements", measures, "gaussian")):
         folded.append(
             {

@@ -70,12 +70,20 @@ class Mst(DpParams):
     fitted: ClassVar[type] = g.FittedGraphical
     differentially_private: ClassVar[bool] = True
 
-    def fit(self, data: Encoded, rng: np.random.Generator, progress: Callable[[str], None] | None = None):
+    def fit(
+        self,
+        data: Encoded,
+        rng: np.random.Generator,
+        progress: Callable[[str], None] | None = None,
+        accountant: Accountant | None = None,
+    ):
+        """`accountant`: the release's, when spends came before this fit (metadata measured under DP): the fit
+        spends what it has left of the budget, and its record lists every spend."""
         step = progress or (lambda _m: None)
         lib, attrs, full, dataset = g.as_dataset(data)
         secret = g.secret_rng()  # `rng` (the user's seed) is deliberately unused: noise is never seeded
-        accountant = Accountant(self.epsilon, self.delta)
-        rho = accountant.rho_budget
+        accountant = accountant if accountant is not None else Accountant(self.epsilon, self.delta)
+        rho = accountant.rho_left
         d = len(attrs)
         share = rho / 3 if d > 1 else rho
 
