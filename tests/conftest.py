@@ -78,6 +78,7 @@ def run_cli(monkeypatch):
         from privsynth import cli
 
         cli.out.file, cli.err.file = out, err
+        cli.out.width = cli.err.width = 200  # as COLUMNS=200 says, whenever the console was made
         try:
             with redirect_stdout(out), redirect_stderr(err):
                 code = main([str(a) for a in args])

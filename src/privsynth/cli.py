@@ -31,9 +31,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False)
+# Sent to a file or pipe, rich would cut tables at 80 columns (dates and names mid-word): use a wide line there
+# unless COLUMNS says otherwise; a terminal keeps its own width.
+PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+out = Console(highlight=False, width=PIPE_WIDTH)
 settings: dict = {"catalog": None}  # set by the root options for the command being run
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, width=PIPE_WIDTH)
 
 DataArg = Annotated[
     str, typer.Argument(help="A .csv or .parquet file, or a database URL (sqlite:///file.db) with --table.")

@@ -174,27 +174,30 @@ def test_max_time_stops_training_within_the_epoch(cps_split):
     assert len(model.sample(50, seed=0)) == 50
 
 
-def test_the_time_limit_holds_within_a_few_percent_when_an_epoch_is_long(cps):
+def test_the_time_limit_holds_within_a_few_percent_when_an_epoch_is_long(monkeypatch):
     """The limit is checked before every batch with the validation pass reserved: with epochs several
     times longer than the limit, training ends within 5% of it (checking between epochs ran the whole
-    epoch: several times over)."""
-    import time
+    epoch: several times over). On a virtual clock that advances 10 ms at every reading, so the check does
+    not depend on how busy the machine is (the real-time figures are in benchmarks/RESULTS.md)."""
+    import importlib
+    import types
 
-    import torch
+    train_module = importlib.import_module("privsynth.engines.argn.train")  # the module, not the function
 
-    from privsynth.engines.argn.train import Size, train
+    now = [0.0]
 
-    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=True)  # its one-off import (torch._dynamo)
+    def tick() -> float:
+        now[0] += 0.01
+        return now[0]
+
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=tick))
     data = np.random.default_rng(0).integers(0, 60, (40_000, 12))
-    size = Size(dim=128, hidden=512, batch=256, bins=64)
-    limit = 3.0
-    started = time.perf_counter()
-    _, log = train(data, [60] * 12, size, np.random.default_rng(0), max_epochs=50, max_time=limit,
-                   learning_rate=1e-3, dropout=0.1, patience=5)  # fmt: skip
-    took = time.perf_counter() - started
-    assert log["stopped_by"] == "max_time" and log["history"][-1]["share"] < 0.5, log
-    assert took <= limit * 1.05 and log["seconds"] <= limit * 1.05, (took, log["seconds"])
-    assert took >= limit * 0.5  # and it used the time it had
+    size = train_module.Size(dim=32, hidden=64, batch=256, bins=64)
+    limit = 1.5
+    _, log = train_module.train(data, [60] * 12, size, np.random.default_rng(0), max_epochs=50, max_time=limit,
+                                learning_rate=1e-3, dropout=0.1, patience=5)  # fmt: skip
+    assert log["stopped_by"] == "max_time" and log["epochs"] == 1 and log["history"][-1]["share"] < 0.5, log
+    assert limit * 0.8 <= log["seconds"] <= limit * 1.05, log["seconds"]
 
 
 def test_a_fit_the_clock_cut_while_improving_warns_once_with_what_to_do():
@@ -231,7 +234,7 @@ def test_epoch_estimate_grows_with_rows_and_vocabulary(rows, vocab, more):
     size = auto_size(rows)
     base = epoch_seconds(rows, vocab, size)
     assert base > 0
-    assert epoch_seconds(rows + more * size.batch, vocab, size) > base
+    assert epoch_seconds(rows + 2 * more * size.batch, vocab, size) > base  # 90% of the rows are trained on
     assert epoch_seconds(rows, [*vocab, 2], size) > base
     assert epoch_seconds(rows, [v + more for v in vocab], size) > base
 
