@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate.common import as_numbers, not_computed, subsample
+from privsynth.evaluate.common import Stopwatch, as_numbers, not_computed, subsample
 
 N_ATTACKS = 500
 N_NEIGHBORS = 10
@@ -84,9 +84,16 @@ def _attempt(run) -> dict:
 
 
 def anonymeter_risks(
-    train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, secrets: list[str], seed: int = 0
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    secrets: list[str],
+    seed: int = 0,
+    stopwatch: Stopwatch | None = None,
 ) -> dict:
-    """The three anonymeter risks (see the module doc); secrets are the columns attribute inference targets."""
+    """The three anonymeter risks (see the module doc); secrets are the columns attribute inference targets;
+    `stopwatch` books each attack's seconds."""
+    watch = stopwatch or Stopwatch()
     try:
         from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
     except ImportError:
@@ -99,32 +106,35 @@ def anonymeter_risks(
     syn = _prepared(subsample(synthetic, MAX_SYNTHETIC_ROWS, seed + 13))
     columns = list(ori.columns)
     result: dict = {"attacks": n_attacks}
-    result["singling_out"] = _attempt(
-        lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
-            mode="univariate"
+    with watch("privacy: anonymeter singling out"):
+        result["singling_out"] = _attempt(
+            lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
+                mode="univariate"
+            )
         )
-    )
     shuffled = [columns[i] for i in np.random.default_rng(seed).permutation(len(columns))]
     halves = (shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :])
-    result["linkability"] = _attempt(
-        lambda: LinkabilityEvaluator(
-            ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
-        ).evaluate(n_jobs=-1)
-    )
+    with watch("privacy: anonymeter linkability"):
+        result["linkability"] = _attempt(
+            lambda: LinkabilityEvaluator(
+                ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
+            ).evaluate(n_jobs=-1)
+        )
     inference = {}
     for secret in dict.fromkeys(map(str, secrets)):
         regression = as_numbers(train[secret]) is not None and train[secret].nunique() > 10
-        inference[secret] = _attempt(
-            lambda secret=secret, regression=regression: InferenceEvaluator(
-                ori=ori,
-                syn=syn,
-                control=control,
-                aux_cols=[c for c in columns if c != secret],
-                secret=secret,
-                regression=regression,
-                n_attacks=n_attacks,
-            ).evaluate(n_jobs=-1)
-        )
+        with watch("privacy: anonymeter inference"):
+            inference[secret] = _attempt(
+                lambda secret=secret, regression=regression: InferenceEvaluator(
+                    ori=ori,
+                    syn=syn,
+                    control=control,
+                    aux_cols=[c for c in columns if c != secret],
+                    secret=secret,
+                    regression=regression,
+                    n_attacks=n_attacks,
+                ).evaluate(n_jobs=-1)
+            )
     result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
     risks = [
         r["risk"]

@@ -9,6 +9,9 @@ an indicator. Distances between rows are then comparable across columns and acro
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +26,25 @@ class NotComputed(Exception):
 
 def not_computed(reason: str) -> dict:
     return {"status": "not computed", "reason": reason}
+
+
+class Stopwatch:
+    """Seconds spent per stage (a metric family), summed over repeated entries: the evaluation's `timing`,
+    which says where its time goes (a stage entered twice, e.g. accuracy on synthetic and on holdout, adds)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+    def rounded(self) -> dict[str, float]:
+        return {stage: round(seconds, 3) for stage, seconds in self.seconds.items()}
 
 
 def as_numbers(series: pd.Series) -> pd.Series | None:
@@ -98,8 +120,9 @@ class MixedEncoder:
         return np.hstack(parts).astype(np.float32) if parts else np.empty((len(frame), 0), np.float32)
 
 
-def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """At most `n` rows, drawn without replacement with a fixed seed (the whole frame if smaller)."""
+def subsample(frame: pd.DataFrame | pd.Series, n: int, seed: int) -> pd.DataFrame | pd.Series:
+    """At most `n` rows, drawn without replacement with a fixed seed (the whole frame if smaller); a Series
+    of the same length gets the same positions."""
     if len(frame) <= n:
         return frame
     return frame.sample(n=n, random_state=np.random.RandomState(seed)).reset_index(drop=True)
