@@ -151,3 +151,9 @@ def test_timing_lists_each_stage(weather):
     timing = ps.evaluate(real, other).to_dict()["timing"]
     assert {"column kinds", "accuracy", "associations", "detection", "time of day"} <= set(timing)
     assert all(seconds >= 0 for seconds in timing.values())
+
+
+def test_report_shows_left_out_columns_and_clock_figures(weather, tmp_path):
+    real, other = weather
+    page = ps.evaluate(real, _fresh_keys(other)).to_html(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "left out: identifier" in page and "time_hour: hour of day" in page and "time_hour: day of week" in page
