@@ -29,7 +29,14 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate.common import MixedEncoder, NotComputed, as_numbers, not_computed, subsample
+from privsynth.evaluate.common import (
+    MixedEncoder,
+    NotComputed,
+    as_numbers,
+    not_computed,
+    one_openmp_thread,
+    subsample,
+)
 
 BINS = 10
 MIN_CATEGORY_COUNT = 5
@@ -284,6 +291,7 @@ def association_difference(
 
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, max_rows: int = 20_000) -> float:
     """Cross-validated ROC AUC of a classifier separating real from synthetic rows (0.5 is best)."""
+    import joblib
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_score
 
@@ -295,7 +303,9 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, ma
     x = np.vstack([encoder.transform(r), encoder.transform(s)])
     y = np.r_[np.zeros(n), np.ones(n)]
     model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
-    scores = cross_val_score(model, x, y, cv=5, scoring="roc_auc")
+    # the five folds side by side on two threads, each fit on one OpenMP thread (see `one_openmp_thread`)
+    with one_openmp_thread(), joblib.parallel_backend("threading", n_jobs=2):
+        scores = cross_val_score(model, x, y, cv=5, scoring="roc_auc", n_jobs=2)
     return float(np.mean(scores))
 
 

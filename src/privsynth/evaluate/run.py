@@ -13,7 +13,7 @@ import pandas as pd
 
 from privsynth.errors import InputError
 from privsynth.evaluate import columns, fidelity
-from privsynth.evaluate.common import NotComputed, Stopwatch, as_numbers, not_computed
+from privsynth.evaluate.common import NotComputed, Stopwatch, as_numbers, not_computed, one_openmp_thread
 from privsynth.evaluate.report import Evaluation
 from privsynth.schema import Schema
 
@@ -148,6 +148,26 @@ def evaluate(
     schema fitting would infer from `real`. Identifier and free-text columns are left out of the scored
     figures and listed in "column_kinds"; datetimes held as text are parsed and scored as time, with
     hour-of-day and day-of-week accuracy in "fidelity.datetime_clock". "timing" holds the seconds of each stage."""
+    with one_openmp_thread():  # scikit-learn's models and predictions (see `one_openmp_thread`)
+        return _evaluate(**locals())
+
+
+def _evaluate(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None = None,
+    *,
+    target: str | None = None,
+    sensitive: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+    model=None,
+    focus: tuple[str, Any] | None = None,
+    entity: str | None = None,
+    time: str | None = None,
+    schema: Schema | None = None,
+    schema_origin: str | None = None,
+) -> Evaluation:
+    """`evaluate`'s body, run on one OpenMP thread."""
     started = clock.perf_counter()
     watch = Stopwatch()
     if model is not None:
