@@ -157,3 +157,16 @@ def test_report_shows_left_out_columns_and_clock_figures(weather, tmp_path):
     real, other = weather
     page = ps.evaluate(real, _fresh_keys(other)).to_html(tmp_path / "r.html").read_text(encoding="utf-8")
     assert "left out: identifier" in page and "time_hour: hour of day" in page and "time_hour: day of week" in page
+
+
+def test_clock_is_read_in_the_columns_own_offset():
+    # local 08:45 and 09:15 (+05:30) are 03:15 and 03:45 UTC: one hour in UTC, two hours where they happened
+    real = pd.DataFrame({"at": ["2021-03-01T08:45:00+05:30", "2021-03-01T09:15:00+05:30"] * 30, "n": range(60)})
+    other = real.assign(at=["2021-03-01T09:10:00+05:30", "2021-03-01T09:20:00+05:30"] * 30)
+    result = ps.evaluate(real, other).to_dict()
+    assert result["column_kinds"]["datetimes_parsed"] == {"at": "%Y-%m-%dT%H:%M:%S%:z"}
+    assert result["fidelity"]["datetime_clock"]["at"]["hour_of_day"] == pytest.approx(0.5)
+    utc = pd.Series(pd.to_datetime(["2021-03-01T03:15:00", "2021-03-01T03:45:00"]))
+    moved = pd.Series(pd.to_datetime(["2021-03-01T03:40:00", "2021-03-01T03:50:00"]))
+    assert fidelity.clock_accuracy(utc, moved)["hour_of_day"] == pytest.approx(1.0)
+    assert fidelity.clock_accuracy(utc, moved, "UTC+05:30")["hour_of_day"] == pytest.approx(0.5)

@@ -13,6 +13,8 @@ it was trained on than against anyone else.
 Attacks use N_ATTACKS targets drawn with the seed from the training rows and as many from the holdout; the
 attacker's synthetic table is a seeded sample of MAX_SYNTHETIC_ROWS = 20,000 rows (its cost grows with it:
 50.5 CPU-seconds at 50,000 rows of a 20-column table, 16.5 at 20,000; the risks' 95% intervals overlapped).
+Its neighbour searches run in this process (`n_jobs=1`): worker processes took as long at 20,000 rows (14.6 s
+against 14.9 s on 2 cores) with a third more CPU, and their start-up dominated on small tables.
 anonymeter's wheel pins numpy < 1.27; its code runs on numpy 2 and the Makefile installs it without its
 dependency pins (`pip install --no-deps`, its real dependencies are ours). When it is missing, these risks
 are reported as not computed.
@@ -120,7 +122,7 @@ def anonymeter_risks(
         result["linkability"] = _attempt(
             lambda: LinkabilityEvaluator(
                 ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
-            ).evaluate(n_jobs=-1)
+            ).evaluate(n_jobs=1)
         )
     inference = {}
     for secret in dict.fromkeys(map(str, secrets)):
@@ -135,7 +137,7 @@ def anonymeter_risks(
                     secret=secret,
                     regression=regression,
                     n_attacks=n_attacks,
-                ).evaluate(n_jobs=-1)
+                ).evaluate(n_jobs=1)
             )
     result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
     risks = [

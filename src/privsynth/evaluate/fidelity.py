@@ -24,7 +24,9 @@ Metrics (range, better direction):
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -336,6 +338,11 @@ def coverage(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
 def _clock(series: pd.Series, timezone: str | None) -> pd.Series:
     """A datetime column's values as local time: in `timezone` when given (values are UTC), else as they are."""
     if series.dt.tz is None and timezone:
+        offset = re.fullmatch(r"UTC([+-])(\d\d):(\d\d)", timezone)  # a fixed offset, as the schema writes it
+        if offset:
+            sign = 1 if offset[1] == "+" else -1
+            delta = datetime.timedelta(hours=int(offset[2]), minutes=int(offset[3]))
+            return series + sign * delta
         try:
             return series.dt.tz_localize("UTC").dt.tz_convert(timezone)
         except (ValueError, TypeError, KeyError):  # a zone name pandas cannot read: the clock stays UTC
