@@ -86,6 +86,45 @@ def _scores(fitted, x: np.ndarray, y: pd.Series, classification: bool) -> dict:
     return out
 
 
+PERMUTED_ROWS_PER_PREDICT = 200_000
+
+
+def permutation_importance_means(fitted, x: np.ndarray, y: pd.Series, n_repeats: int, seed: int) -> np.ndarray:
+    """`sklearn.inspection.permutation_importance(fitted, x, y, n_repeats=n_repeats, random_state=seed)
+    .importances_mean`: the mean drop of the model's own score (accuracy, or R2) when one feature's values
+    are shuffled, with the very permutations scikit-learn draws (its seeding replayed), but the permuted
+    copies predicted together, up to PERMUTED_ROWS_PER_PREDICT rows a call, instead of one call per copy:
+    gradient boosting's predict costs per tree and per call, and those calls took 14.3 of the 19.3 s of
+    utility on 2,000 rows."""
+    random_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    n = len(x)
+    y = np.asarray(y)
+
+    baseline = _score(fitted, fitted.predict(x), y)
+    permuted_scores: list[float] = []
+    pending: list[np.ndarray] = []
+    for column in range(x.shape[1]):
+        state, order, permuted = np.random.RandomState(random_seed), np.arange(n), x.copy()
+        for _ in range(n_repeats):
+            state.shuffle(order)
+            permuted[:, column] = permuted[order, column]
+            pending.append(permuted.copy())
+        if len(pending) * n >= PERMUTED_ROWS_PER_PREDICT or column == x.shape[1] - 1:
+            predicted = fitted.predict(np.vstack(pending))
+            permuted_scores += [_score(fitted, predicted[k * n : (k + 1) * n], y) for k in range(len(pending))]
+            pending = []
+    drops = baseline - np.array(permuted_scores).reshape(x.shape[1], n_repeats)
+    return drops.mean(axis=1)
+
+
+def _score(fitted, predicted: np.ndarray, y: np.ndarray) -> float:
+    """The model's own `score` from its predictions: accuracy for a classifier, R2 for a regressor."""
+    from sklearn.base import is_classifier
+    from sklearn.metrics import accuracy_score, r2_score
+
+    return float(accuracy_score(y, predicted) if is_classifier(fitted) else r2_score(y, predicted))
+
+
 def evaluate_utility(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -99,7 +138,6 @@ def evaluate_utility(
     `groups` maps sensitive columns to a `fairness.Grouping`: both models are then also scored on each
     group's holdout rows (groups with fewer than MIN_GROUP_TEST_ROWS rows are left out), in "by_group"."""
     from scipy.stats import spearmanr
-    from sklearn.inspection import permutation_importance
 
     if len(synthetic) == 0 or len(holdout) == 0:
         return not_computed("the synthetic table or the holdout is empty")
@@ -147,13 +185,9 @@ def evaluate_utility(
     )
     probe = subsample(test, 5_000, seed)
     y_probe = probe[target].astype(str) if classification else probe[target].astype("float64")
+    x_probe = features.transform(probe)
     with one_openmp_thread():
-        importances = [
-            permutation_importance(
-                fitted[s], features.transform(probe), y_probe, n_repeats=3, random_state=seed
-            ).importances_mean
-            for s in ("trtr", "tstr")
-        ]
+        importances = [permutation_importance_means(fitted[s], x_probe, y_probe, 3, seed) for s in ("trtr", "tstr")]
     rho = spearmanr(*importances).statistic if len(features.columns) > 2 else float("nan")
     result["importance_rank_correlation"] = (
         float(rho) if np.isfinite(rho) else not_computed("too few features, or importances are constant")
