@@ -292,6 +292,14 @@ def render_section(env: dict[str, Any], args: argparse.Namespace, scales: list[d
         "process per repeat; medians over repeats; peak RSS includes the three tables held in memory.",
         "",
     ]
+    busiest = max((load for s in scales for load in _load_values(s["results"]["privsynth"])), default=0.0)
+    if busiest > 1.5:
+        lines += [
+            f"**The machine was busy during this run** (1-minute load average up to {busiest:.2f} on "
+            f"{env['usable_cores']} cores: other work took cores from every measurement), so the times below are "
+            "not the idle figures the targets speak of; rerun on an idle machine to check them.",
+            "",
+        ]
     for scale in scales:
         rows, results = scale["rows"], scale["results"]
         ours = results["privsynth"]
@@ -366,8 +374,13 @@ def render_section(env: dict[str, Any], args: argparse.Namespace, scales: list[d
     return "\n".join(lines)
 
 
+def _load_values(result: dict[str, Any]) -> list[float]:
+    """The 1-minute load averages recorded before and after each run of a tool."""
+    return [load for run in result.get("runs", []) for load in run.get("loadavg_1min", [])]
+
+
 def _loads(result: dict[str, Any]) -> str:
-    loads = [load for run in result.get("runs", []) for load in run.get("loadavg_1min", [])]
+    loads = _load_values(result)
     return f"{min(loads):.2f}-{max(loads):.2f}" if loads else "not recorded"
 
 

@@ -164,10 +164,11 @@ def test_permutation_importance_is_scikit_learns(cps, target):
     from sklearn.inspection import permutation_importance
 
     from privsynth.evaluate import utility
+    from privsynth.evaluate.common import TreeFeatures
 
     train, test = cps.iloc[:1500], cps.iloc[1500:2100]
     classification = utility.is_classification(train[target])
-    features = utility._Features(train, target)
+    features = TreeFeatures(train, target)
     y = train[target].astype(str) if classification else train[target].astype("float64")
     y_test = test[target].astype(str) if classification else test[target].astype("float64")
     fitted = utility.model(classification, features, 0).fit(features.transform(train), y)

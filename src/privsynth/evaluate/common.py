@@ -131,6 +131,35 @@ class MixedEncoder:
         return np.hstack(parts).astype(np.float32) if parts else np.empty((len(frame), 0), np.float32)
 
 
+class TreeFeatures:
+    """Inputs of the gradient-boosting models (utility, detection): numbers as they are (datetimes in seconds,
+    missing as NaN), categories as codes of the real data's 250 most frequent values (others and nulls NaN),
+    split natively by the model (`categorical_mask`). One column per column: one-hot categories made the
+    detection model 3.5x slower (20.3 against 5.8 CPU-seconds at 20,000 rows a side, 20 columns)."""
+
+    def __init__(self, real: pd.DataFrame, target: str | None):
+        self.columns = [c for c in real.columns if c != target]
+        self.levels = {
+            c: real[c].dropna().astype(str).value_counts().index[:250].tolist()
+            for c in self.columns
+            if as_numbers(real[c]) is None
+        }
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for c in self.columns:
+            if c in self.levels:
+                codes = pd.Categorical(frame[c].astype(str).where(frame[c].notna(), None), categories=self.levels[c])
+                parts.append(np.where(codes.codes < 0, np.nan, codes.codes).astype("float64"))
+            else:
+                parts.append(as_numbers(frame[c]).to_numpy(dtype="float64"))
+        return np.column_stack(parts) if parts else np.empty((len(frame), 0))
+
+    @property
+    def categorical_mask(self) -> list[bool]:
+        return [c in self.levels for c in self.columns]
+
+
 def subsample(frame: pd.DataFrame | pd.Series, n: int, seed: int) -> pd.DataFrame | pd.Series:
     """At most `n` rows, drawn without replacement with a fixed seed (the whole frame if smaller); a Series
     of the same length gets the same positions."""

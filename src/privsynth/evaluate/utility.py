@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate.common import as_numbers, not_computed, one_openmp_thread, subsample
+from privsynth.evaluate.common import TreeFeatures, as_numbers, not_computed, one_openmp_thread, subsample
 
 MAX_TRAIN_ROWS = 50_000
 MAX_CLASSES_AS_CLASSIFICATION = 10
@@ -27,33 +27,7 @@ def is_classification(target: pd.Series) -> bool:
     return as_numbers(target) is None or target.nunique() <= MAX_CLASSES_AS_CLASSIFICATION
 
 
-class _Features:
-    """Model inputs: numbers as they are (datetimes in seconds), categories as codes learned on real data."""
-
-    def __init__(self, real: pd.DataFrame, target: str):
-        self.columns = [c for c in real.columns if c != target]
-        self.levels = {
-            c: real[c].dropna().astype(str).value_counts().index[:250].tolist()
-            for c in self.columns
-            if as_numbers(real[c]) is None
-        }
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        parts = []
-        for c in self.columns:
-            if c in self.levels:
-                codes = pd.Categorical(frame[c].astype(str).where(frame[c].notna(), None), categories=self.levels[c])
-                parts.append(np.where(codes.codes < 0, np.nan, codes.codes).astype("float64"))
-            else:
-                parts.append(as_numbers(frame[c]).to_numpy(dtype="float64"))
-        return np.column_stack(parts) if parts else np.empty((len(frame), 0))
-
-    @property
-    def categorical_mask(self) -> list[bool]:
-        return [c in self.levels for c in self.columns]
-
-
-def model(classification: bool, features: _Features, seed: int):
+def model(classification: bool, features: TreeFeatures, seed: int):
     """The one fixed model both sides train."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -148,7 +122,7 @@ def evaluate_utility(
     train_real = subsample(real[real[target].notna()], MAX_TRAIN_ROWS, seed)
     train_syn = subsample(synthetic[synthetic[target].notna()], MAX_TRAIN_ROWS, seed)
     test = holdout[holdout[target].notna()]
-    features = _Features(train_real, target)
+    features = TreeFeatures(train_real, target)
     y_test = test[target].astype(str) if classification else test[target].astype("float64")
     result = {
         "task": "classification" if classification else "regression",
