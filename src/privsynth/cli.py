@@ -665,6 +665,11 @@ def evaluate(
     with _progress("evaluating") as step:
         step("reading data")
         frames = [io.read(p, encoding=encoding) if p else None for p in (real, synthetic, holdout)]
+        schema, schema_origin = None, None
+        if model is None:  # the synthetic file's manifest names its model: its schema says what each column is
+            from privsynth.evaluate.columns import schema_from_manifest
+
+            schema, schema_origin = schema_from_manifest(synthetic, catalog)
         step("computing metrics")
         result = ps.evaluate(
             frames[0],
@@ -677,6 +682,8 @@ def evaluate(
             focus=focused,
             entity=entity,
             time=time_column,
+            schema=schema,
+            schema_origin=schema_origin,
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")

@@ -157,3 +157,21 @@ def test_exact_match_without_any_match_has_no_excess():
     train, holdout, synthetic = (pd.DataFrame({"x": rng.normal(size=n)}) for n in (800, 200, 300))
     figures = exact_matches(train, holdout, synthetic, seed=0)
     assert figures["train"] == figures["holdout"] == 0.0 and figures["excess_z"] == 0.0
+
+
+@pytest.mark.parametrize("target", ["parttime", "wage"])
+def test_permutation_importance_is_scikit_learns(cps, target):
+    from sklearn.inspection import permutation_importance
+
+    from privsynth.evaluate import utility
+    from privsynth.evaluate.common import TreeFeatures
+
+    train, test = cps.iloc[:1500], cps.iloc[1500:2100]
+    classification = utility.is_classification(train[target])
+    features = TreeFeatures(train, target)
+    y = train[target].astype(str) if classification else train[target].astype("float64")
+    y_test = test[target].astype(str) if classification else test[target].astype("float64")
+    fitted = utility.model(classification, features, 0).fit(features.transform(train), y)
+    x = features.transform(test)
+    expected = permutation_importance(fitted, x, y_test, n_repeats=3, random_state=0).importances_mean
+    assert np.array_equal(utility.permutation_importance_means(fitted, x, y_test, 3, 0), expected)

@@ -44,8 +44,9 @@ def report(cps, tmp_path_factory):
 def test_every_section_and_plot_is_in_the_page(report):
     page = report.read_text()
     figures = page.count('class="plotly-graph-div"')
-    # one per column, the three-panel heat map, the DCR distributions
-    assert figures == 8 + 1 + 1
+    # one per scored column (CPS1988's 8 but `rownames`, a key left out), the three-panel heat map, the DCR plot
+    assert figures == 7 + 1 + 1
+    assert "rownames</td><td colspan='3'>left out: identifier" in page
     assert page.count("Plotly.newPlot") == figures
     assert page.count("<script") - page.count("</script>") == 0
     for heading in ("Membership inference", "anonymeter risks", "demographic-parity difference", "TSTR (train"):

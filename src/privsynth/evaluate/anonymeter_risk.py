@@ -10,7 +10,11 @@ it was trained on than against anyone else.
   record from each of two sources links them through the synthetic rows (N_NEIGHBORS nearest neighbours);
 - attribute inference: for each secret column (the target and the sensitive columns), guess it from all the
   other columns through the nearest synthetic row.
-Attacks use N_ATTACKS targets drawn with the seed from the training rows and as many from the holdout.
+Attacks use N_ATTACKS targets drawn with the seed from the training rows and as many from the holdout; the
+attacker's synthetic table is a seeded sample of MAX_SYNTHETIC_ROWS = 20,000 rows (its cost grows with it:
+50.5 CPU-seconds at 50,000 rows of a 20-column table, 16.5 at 20,000; the risks' 95% intervals overlapped).
+Its neighbour searches run in this process (`n_jobs=1`): worker processes took as long at 20,000 rows (14.6 s
+against 14.9 s on 2 cores) with a third more CPU, and their start-up dominated on small tables.
 anonymeter's wheel pins numpy < 1.27; its code runs on numpy 2 and the Makefile installs it without its
 dependency pins (`pip install --no-deps`, its real dependencies are ours). When it is missing, these risks
 are reported as not computed.
@@ -24,11 +28,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate.common import as_numbers, not_computed, subsample
+from privsynth.evaluate.common import Stopwatch, as_numbers, not_computed, subsample
 
 N_ATTACKS = 500
 N_NEIGHBORS = 10
-MAX_SYNTHETIC_ROWS = 50_000
+MAX_SYNTHETIC_ROWS = 20_000
 
 
 def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
@@ -84,9 +88,16 @@ def _attempt(run) -> dict:
 
 
 def anonymeter_risks(
-    train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, secrets: list[str], seed: int = 0
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    secrets: list[str],
+    seed: int = 0,
+    stopwatch: Stopwatch | None = None,
 ) -> dict:
-    """The three anonymeter risks (see the module doc); secrets are the columns attribute inference targets."""
+    """The three anonymeter risks (see the module doc); secrets are the columns attribute inference targets;
+    `stopwatch` books each attack's seconds."""
+    watch = stopwatch or Stopwatch()
     try:
         from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
     except ImportError:
@@ -99,32 +110,35 @@ def anonymeter_risks(
     syn = _prepared(subsample(synthetic, MAX_SYNTHETIC_ROWS, seed + 13))
     columns = list(ori.columns)
     result: dict = {"attacks": n_attacks}
-    result["singling_out"] = _attempt(
-        lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
-            mode="univariate"
+    with watch("privacy: anonymeter singling out"):
+        result["singling_out"] = _attempt(
+            lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
+                mode="univariate"
+            )
         )
-    )
     shuffled = [columns[i] for i in np.random.default_rng(seed).permutation(len(columns))]
     halves = (shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :])
-    result["linkability"] = _attempt(
-        lambda: LinkabilityEvaluator(
-            ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
-        ).evaluate(n_jobs=-1)
-    )
+    with watch("privacy: anonymeter linkability"):
+        result["linkability"] = _attempt(
+            lambda: LinkabilityEvaluator(
+                ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
+            ).evaluate(n_jobs=1)
+        )
     inference = {}
     for secret in dict.fromkeys(map(str, secrets)):
         regression = as_numbers(train[secret]) is not None and train[secret].nunique() > 10
-        inference[secret] = _attempt(
-            lambda secret=secret, regression=regression: InferenceEvaluator(
-                ori=ori,
-                syn=syn,
-                control=control,
-                aux_cols=[c for c in columns if c != secret],
-                secret=secret,
-                regression=regression,
-                n_attacks=n_attacks,
-            ).evaluate(n_jobs=-1)
-        )
+        with watch("privacy: anonymeter inference"):
+            inference[secret] = _attempt(
+                lambda secret=secret, regression=regression: InferenceEvaluator(
+                    ori=ori,
+                    syn=syn,
+                    control=control,
+                    aux_cols=[c for c in columns if c != secret],
+                    secret=secret,
+                    regression=regression,
+                    n_attacks=n_attacks,
+                ).evaluate(n_jobs=1)
+            )
     result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
     risks = [
         r["risk"]

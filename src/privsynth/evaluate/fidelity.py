@@ -16,7 +16,9 @@ Metrics (range, better direction):
 - association difference: mean |A_real - A_syn| over column pairs, A = Pearson r for two numeric columns,
   Cramer's V for two categorical ones, the correlation ratio eta for a mixed pair; [0, 1], lower is better.
 - detection AUC: ROC AUC of a gradient-boosting classifier telling real from synthetic rows (5-fold CV on
-  equal-sized samples); 0.5 = indistinguishable (best), 1 = trivially told apart.
+  equal-sized samples of up to 20,000 rows, categories split natively rather than one-hot: 3.5x less CPU,
+  AUC 0.9348 against 0.9365 on a copula table, 0.4981 against 0.4946 on a holdout); 0.5 = indistinguishable
+  (best), 1 = trivially told apart.
 - coverage: share of real categories that appear in the synthetic data, share of each numeric column's
   real range covered by the synthetic range, and share of synthetic category values never seen in the
   real data; higher, higher and lower are better.
@@ -24,12 +26,21 @@ Metrics (range, better direction):
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
 
-from privsynth.evaluate.common import MixedEncoder, NotComputed, as_numbers, subsample
+from privsynth.evaluate.common import (
+    NotComputed,
+    TreeFeatures,
+    as_numbers,
+    not_computed,
+    one_openmp_thread,
+    subsample,
+)
 
 BINS = 10
 MIN_CATEGORY_COUNT = 5
@@ -94,9 +105,27 @@ def binned(real: pd.DataFrame, synthetic: pd.DataFrame, bins: int = BINS) -> tup
 
 
 def _tvd_codes(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
-    p = real.value_counts(normalize=True)
-    q = synthetic.value_counts(normalize=True)
-    return float(0.5 * p.sub(q, fill_value=0.0).abs().sum())
+    """TVD between the joint distributions of the code columns of `real` and of `synthetic`."""
+    r = [real[c].to_numpy() for c in real.columns]
+    s = [synthetic[c].to_numpy() for c in synthetic.columns]
+    return _tvd_joint(r, s)
+
+
+def _tvd_joint(real: list[np.ndarray], synthetic: list[np.ndarray]) -> float:
+    """TVD of the joint distribution of one or two code columns (codes >= -2), counted with one bincount of
+    combined codes: the same figure as comparing value_counts of the rows, at a fraction of the cost."""
+    sizes = [int(max(r.max(initial=-2), s.max(initial=-2))) + 3 for r, s in zip(real, synthetic, strict=True)]
+
+    def joint(columns: list[np.ndarray]) -> np.ndarray:
+        code = np.zeros(len(columns[0]), dtype=np.int64)
+        for column, size in zip(columns, sizes, strict=True):
+            code = code * size + (column.astype(np.int64) + 2)
+        return code
+
+    total = int(np.prod(sizes))
+    p = np.bincount(joint(real), minlength=total) / max(len(real[0]), 1)
+    q = np.bincount(joint(synthetic), minlength=total) / max(len(synthetic[0]), 1)
+    return float(0.5 * np.abs(p - q).sum())
 
 
 def tvd(real: pd.Series, synthetic: pd.Series) -> float:
@@ -118,10 +147,11 @@ def ks(real: pd.Series, synthetic: pd.Series) -> float | None:
     return float(ks_2samp(r, s).statistic)
 
 
-def shape_score(real: pd.Series, synthetic: pd.Series) -> float:
+def shape_score(real: pd.Series, synthetic: pd.Series, known_ks: float | None = None) -> float:
     """1 - KS for numeric/datetime columns, 1 - TVD of the raw categories otherwise (SDMetrics'
-    KSComplement / TVComplement); nulls are left out, as SDMetrics does. [0, 1], higher is better."""
-    value = ks(real, synthetic)
+    KSComplement / TVComplement); nulls are left out, as SDMetrics does. [0, 1], higher is better.
+    `known_ks`: the column's `ks`, when already computed."""
+    value = known_ks if known_ks is not None else ks(real, synthetic)
     if value is not None:
         return 1.0 - value
     p = real.dropna().astype(str).value_counts(normalize=True)
@@ -157,12 +187,17 @@ def column_pairs(columns: list[str], seed: int = 0, max_columns: int = MAX_PAIRS
     return pairs
 
 
-def accuracy(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0) -> dict:
-    """Univariate, bivariate and overall accuracy, plus per-column and per-pair figures."""
-    r_bin, s_bin = binned(real, synthetic)
-    per_column = {name: 1 - _tvd_codes(r_bin[[name]], s_bin[[name]]) for name in real.columns}
+def accuracy(
+    real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, codes: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> dict:
+    """Univariate, bivariate and overall accuracy, plus per-column and per-pair figures. `codes`: the two
+    tables' `binned` codes when already computed."""
+    r_bin, s_bin = codes if codes is not None else binned(real, synthetic)
+    r = {name: r_bin[name].to_numpy() for name in real.columns}
+    s = {name: s_bin[name].to_numpy() for name in real.columns}
+    per_column = {name: 1 - _tvd_joint([r[name]], [s[name]]) for name in real.columns}
     pairs = column_pairs(list(real.columns), seed)
-    per_pair = {f"{a} | {b}": 1 - _tvd_codes(r_bin[[a, b]], s_bin[[a, b]]) for a, b in pairs}
+    per_pair = {f"{a} | {b}": 1 - _tvd_joint([r[a], r[b]], [s[a], s[b]]) for a, b in pairs}
     univariate = float(np.mean(list(per_column.values())))
     bivariate = float(np.mean(list(per_pair.values()))) if per_pair else None
     overall = float(np.mean([univariate] + ([bivariate] if bivariate is not None else [])))
@@ -179,7 +214,11 @@ def accuracy(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0) -> dict
 
 
 def _cramers_v(x: np.ndarray, y: np.ndarray) -> float:
-    table = pd.crosstab(x, y).to_numpy(dtype="float64")
+    """Cramer's V of two code columns, on the contingency table of the values that occur (bincount)."""
+    xi, yi = x.astype(np.int64) + 2, y.astype(np.int64) + 2  # codes >= -2
+    nx, ny = int(xi.max(initial=-1)) + 1, int(yi.max(initial=-1)) + 1
+    table = np.bincount(xi * ny + yi, minlength=nx * ny).reshape(nx, ny).astype("float64")
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]
     if min(table.shape) < 2:
         return 0.0
     n = table.sum()
@@ -189,13 +228,15 @@ def _cramers_v(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _correlation_ratio(categories: np.ndarray, values: np.ndarray) -> float:
+    """eta = sqrt(between-group sum of squares / total sum of squares) of values grouped by a code column."""
     ok = ~np.isnan(values)
     categories, values = categories[ok], values[ok]
     if values.size < 2 or values.var() == 0:
         return 0.0
-    frame = pd.DataFrame({"c": categories, "v": values})
-    groups = frame.groupby("c")["v"].agg(["mean", "count"])
-    between = (groups["count"] * (groups["mean"] - values.mean()) ** 2).sum()
+    groups = categories.astype(np.int64) + 2  # codes >= -2; empty groups add nothing
+    counts = np.bincount(groups)
+    means = np.bincount(groups, weights=values) / np.maximum(counts, 1)
+    between = (counts * (means - values.mean()) ** 2).sum()
     return float(np.sqrt(between / ((values - values.mean()) ** 2).sum()))
 
 
@@ -218,10 +259,16 @@ def associations(frame: pd.DataFrame, codes: pd.DataFrame, numeric: set[str]) ->
     return out
 
 
-def association_difference(real: pd.DataFrame, synthetic: pd.DataFrame, top: int = 10) -> dict:
-    """Mean absolute difference of the association matrices, both matrices and the top pairs."""
+def association_difference(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    top: int = 10,
+    codes: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> dict:
+    """Mean absolute difference of the association matrices, both matrices and the top pairs. `codes`: the
+    two tables' `binned` codes when already computed."""
     numeric = {n for n in real.columns if as_numbers(real[n]) is not None and real[n].nunique() > 2}
-    r_bin, s_bin = binned(real, synthetic)
+    r_bin, s_bin = codes if codes is not None else binned(real, synthetic)
     a_real = associations(real, r_bin, numeric)
     a_syn = associations(synthetic, s_bin, numeric)
     diff = (a_real - a_syn).abs()
@@ -247,7 +294,9 @@ def association_difference(real: pd.DataFrame, synthetic: pd.DataFrame, top: int
 
 
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, max_rows: int = 20_000) -> float:
-    """Cross-validated ROC AUC of a classifier separating real from synthetic rows (0.5 is best)."""
+    """Cross-validated ROC AUC of a classifier separating real from synthetic rows (0.5 is best): gradient
+    boosting on `TreeFeatures` (categories split natively), 5 folds over equal-sized samples."""
+    import joblib
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_score
 
@@ -255,11 +304,16 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0, ma
     if n < 50:
         raise NotComputed(f"needs at least 50 rows in each table, got {n}")
     r, s = subsample(real, n, seed), subsample(synthetic, n, seed + 1)
-    encoder = MixedEncoder.fit(r)
-    x = np.vstack([encoder.transform(r), encoder.transform(s)])
+    features = TreeFeatures(r, target=None)
+    x = np.vstack([features.transform(r), features.transform(s)])
     y = np.r_[np.zeros(n), np.ones(n)]
-    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
-    scores = cross_val_score(model, x, y, cv=5, scoring="roc_auc")
+    mask = features.categorical_mask
+    model = HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, random_state=seed, categorical_features=mask if any(mask) else None
+    )
+    # the five folds side by side on two threads, each fit on one OpenMP thread (see `one_openmp_thread`)
+    with one_openmp_thread(), joblib.parallel_backend("threading", n_jobs=2):
+        scores = cross_val_score(model, x, y, cv=5, scoring="roc_auc", n_jobs=2)
     return float(np.mean(scores))
 
 
@@ -282,3 +336,43 @@ def coverage(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
             new.append(float((~s_vals.isin(r_vals)).mean()))
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
     return {"categories": mean(categories), "numeric_range": mean(ranges), "new_values": mean(new)}
+
+
+# ------------------------------------------------------------------ time of day and day of week
+
+
+def _clock(series: pd.Series, timezone: str | None) -> pd.Series:
+    """A datetime column's values as local time: in `timezone` when given (values are UTC), else as they are."""
+    if series.dt.tz is None and timezone:
+        offset = re.fullmatch(r"UTC([+-])(\d\d):(\d\d)", timezone)  # a fixed offset, as the schema writes it
+        if offset:
+            sign = 1 if offset[1] == "+" else -1
+            delta = datetime.timedelta(hours=int(offset[2]), minutes=int(offset[3]))
+            return series + sign * delta
+        try:
+            return series.dt.tz_localize("UTC").dt.tz_convert(timezone)
+        except (ValueError, TypeError, KeyError):  # a zone name pandas cannot read: the clock stays UTC
+            return series
+    return series
+
+
+def _share_tvd(real: pd.Series, synthetic: pd.Series, size: int) -> float:
+    p = np.bincount(real.to_numpy(dtype="int64"), minlength=size) / max(len(real), 1)
+    q = np.bincount(synthetic.to_numpy(dtype="int64"), minlength=size) / max(len(synthetic), 1)
+    return float(0.5 * np.abs(p - q).sum())
+
+
+def clock_accuracy(real: pd.Series, synthetic: pd.Series, timezone: str | None = None) -> dict:
+    """For a datetime column: hour-of-day accuracy = 1 - TVD of the 24 hours' shares and day-of-week
+    accuracy = 1 - TVD of the 7 days' shares, over non-null values (local time when the column has a zone).
+    [0, 1], higher is better. The hour is not computed for dates without a time of day (every real value at
+    midnight). Binned accuracy over the whole range cannot see a generator that keeps the dates but puts
+    every event at the wrong hour or weekday; these can."""
+    r = _clock(real.dropna(), timezone)
+    s = _clock(synthetic.dropna(), timezone)
+    if r.empty or s.empty:
+        missing = not_computed("no values in the real or the other table")
+        return {"hour_of_day": missing, "day_of_week": missing}
+    timed = bool((r.dt.hour * 3600 + r.dt.minute * 60 + r.dt.second).any())
+    hour = 1.0 - _share_tvd(r.dt.hour, s.dt.hour, 24) if timed else not_computed("dates without a time of day")
+    return {"hour_of_day": hour, "day_of_week": 1.0 - _share_tvd(r.dt.dayofweek, s.dt.dayofweek, 7)}

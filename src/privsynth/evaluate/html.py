@@ -403,6 +403,13 @@ def render(evaluation, gates: list, policy: str = "default") -> str:
         f"<td class='num'>{_fmt_or_blank(result['fidelity']['ks'].get(c))}</td></tr>"
         for c in result["columns"]
     )
+    for c, clock in result["fidelity"].get("datetime_clock", {}).items():
+        for part in ("hour_of_day", "day_of_week"):
+            value = clock[part] if isinstance(clock[part], float) else None
+            label = f"{escape(c)}: {part.replace('_', ' ')}"
+            rows += f"<tr><td>{label}</td><td class='num'>{_fmt(value)}</td><td></td><td></td></tr>"
+    for c, why in result.get("column_kinds", {}).get("left_out", {}).items():
+        rows += f"<tr><td>{escape(c)}</td><td colspan='3'>left out: {escape(why)}</td></tr>"
     column_table = f"<table><tr><th>column</th><th>accuracy</th><th>shape</th><th>KS</th></tr>{rows}</table>"
     plots = []
     if real is not None and synthetic is not None:

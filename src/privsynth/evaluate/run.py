@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 
 from privsynth.errors import InputError
-from privsynth.evaluate import fidelity
-from privsynth.evaluate.common import NotComputed, as_numbers, not_computed
+from privsynth.evaluate import columns, fidelity
+from privsynth.evaluate.common import NotComputed, Stopwatch, as_numbers, not_computed, one_openmp_thread
 from privsynth.evaluate.report import Evaluation
+from privsynth.schema import Schema
 
 MAX_OVERLAP = 0.05
 
@@ -67,10 +68,7 @@ def guarantee_of(model) -> dict:
     """The generator's formal privacy guarantee as its manifest states it (never inferred from the data)."""
     if model is None:
         return {"mechanism": None, "statement": "not stated: no model given, so no formal guarantee is claimed"}
-    if not hasattr(model, "manifest"):
-        from privsynth.model import load
-
-        model = load(model)
+    model = _loaded(model)
     privacy = model.manifest["privacy"]
     if "epsilon_spent" in privacy:
         return {
@@ -81,6 +79,27 @@ def guarantee_of(model) -> dict:
             f"({privacy['mechanism']} engine" + (f"; the unit is {privacy['unit']})" if privacy.get("unit") else ")"),
         }
     return {"mechanism": "none", "statement": f"{privacy['guarantee']} ({model.engine} engine)"}
+
+
+def _loaded(model):
+    if hasattr(model, "manifest"):
+        return model
+    from privsynth.model import load
+
+    return load(model)
+
+
+def _clock_figures(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None, plan) -> dict:
+    """Hour-of-day and day-of-week accuracy of every datetime column, and the holdout's own (the ceiling)."""
+    out = {}
+    for name in real.columns:
+        if not pd.api.types.is_datetime64_any_dtype(real[name]):
+            continue
+        zone = plan.timezones.get(name)
+        out[name] = fidelity.clock_accuracy(real[name], synthetic[name], zone)
+        if holdout is not None:
+            out[name]["holdout"] = fidelity.clock_accuracy(real[name], holdout[name], zone)
+    return out
 
 
 def _sequences(real, synthetic, holdout, entity: str | None, time: str | None, seed: int) -> dict:
@@ -112,6 +131,8 @@ def evaluate(
     focus: tuple[str, Any] | None = None,
     entity: str | None = None,
     time: str | None = None,
+    schema: Schema | None = None,
+    schema_origin: str | None = None,
 ) -> Evaluation:
     """Fidelity, utility (needs `target` and `holdout`), privacy (needs `holdout`) and fairness (needs
     `sensitive`) of `synthetic` against the `real` training table. Returns an Evaluation. `model` (a Model
@@ -120,9 +141,44 @@ def evaluate(
     `focus` (column, value), e.g. the class a rebalanced output boosted, adds the distance and membership
     figures restricted to the rows holding that value. `entity` and `time` name the key and the time (or
     order) column of an event table: sequence fidelity and entity-level privacy are added, and the key
-    (arbitrary in synthetic data) is left out of the event-level figures."""
+    (arbitrary in synthetic data) is left out of the event-level figures.
+
+    Columns are judged by kind (`privsynth.evaluate.columns`): by `schema` when given (`schema_origin` says
+    where it came from, or why there was none, for the report), else by the model's schema, else by the
+    schema fitting would infer from `real`. Identifier and free-text columns are left out of the scored
+    figures and listed in "column_kinds"; datetimes held as text are parsed and scored as time, with
+    hour-of-day and day-of-week accuracy in "fidelity.datetime_clock". "timing" holds the seconds of each stage."""
+    with one_openmp_thread():  # scikit-learn's models and predictions (see `one_openmp_thread`)
+        return _evaluate(**locals())
+
+
+def _evaluate(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None = None,
+    *,
+    target: str | None = None,
+    sensitive: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+    model=None,
+    focus: tuple[str, Any] | None = None,
+    entity: str | None = None,
+    time: str | None = None,
+    schema: Schema | None = None,
+    schema_origin: str | None = None,
+) -> Evaluation:
+    """`evaluate`'s body, run on one OpenMP thread."""
     started = clock.perf_counter()
-    notes = _check_tables(real, synthetic, holdout)
+    watch = Stopwatch()
+    if model is not None:
+        model = _loaded(model)
+    with watch("column kinds"):
+        keep = {c for c in [target, *sensitive, focus[0] if focus else None, entity, time] if c is not None}
+        if schema is None and model is not None and columns.schema_of_model(model) is not None:
+            schema, schema_origin = columns.schema_of_model(model), "the schema of the model given"
+        plan = columns.plan(real, schema, schema_origin, keep)
+        real, synthetic, holdout = (columns.apply(plan, frame) for frame in (real, synthetic, holdout))
+    notes = plan.notes + _check_tables(real, synthetic, holdout)
     events = (real, synthetic, holdout)
     if (entity is None) != (time is None):
         raise InputError("sequence evaluation needs both --entity and --time")
@@ -145,18 +201,35 @@ def evaluate(
         "seed": seed,
         "notes": notes,
         "guarantee": guarantee_of(model),
+        "column_kinds": plan.to_dict(),
     }
-    accuracy = fidelity.accuracy(real, synthetic, seed)
+    with watch("accuracy"):
+        codes = fidelity.binned(real, synthetic)
+        accuracy = fidelity.accuracy(real, synthetic, seed, codes=codes)
+    with watch("holdout accuracy"):
+        holdout_accuracy = (
+            fidelity.accuracy(real, holdout, seed) if holdout is not None else not_computed("no holdout given")
+        )
+    with watch("shape and KS"):
+        ks = {name: fidelity.ks(real[name], synthetic[name]) for name in real.columns}
+        shape = {name: fidelity.shape_score(real[name], synthetic[name], ks[name]) for name in real.columns}
+    with watch("associations"):
+        associations = fidelity.association_difference(real, synthetic, codes=codes)
+    with watch("detection"):
+        detection = _safe(fidelity.detection_auc, real, synthetic, seed)
+    with watch("coverage"):
+        coverage = fidelity.coverage(real, synthetic)
+    with watch("time of day"):
+        clock_figures = _clock_figures(real, synthetic, holdout, plan)
     result["fidelity"] = {
         "accuracy": accuracy,
-        "holdout_accuracy": fidelity.accuracy(real, holdout, seed)
-        if holdout is not None
-        else not_computed("no holdout given"),
-        "shape": {name: fidelity.shape_score(real[name], synthetic[name]) for name in real.columns},
-        "ks": {name: fidelity.ks(real[name], synthetic[name]) for name in real.columns},
-        "associations": fidelity.association_difference(real, synthetic),
-        "detection_auc": _safe(fidelity.detection_auc, real, synthetic, seed),
-        "coverage": fidelity.coverage(real, synthetic),
+        "holdout_accuracy": holdout_accuracy,
+        "shape": shape,
+        "ks": ks,
+        "associations": associations,
+        "detection_auc": detection,
+        "coverage": coverage,
+        "datetime_clock": clock_figures,
     }
     from privsynth.evaluate.fairness import Grouping, evaluate_fairness
 
@@ -168,7 +241,12 @@ def evaluate(
         from privsynth.evaluate.privacy import evaluate_privacy
 
         result["privacy"] = evaluate_privacy(
-            real, synthetic, holdout, secrets=[c for c in [target, *sensitive] if c is not None], seed=seed
+            real,
+            synthetic,
+            holdout,
+            secrets=[c for c in [target, *sensitive] if c is not None],
+            seed=seed,
+            stopwatch=watch,
         )
         if focus is not None:
             from privsynth.evaluate.privacy import focused_privacy
@@ -176,20 +254,25 @@ def evaluate(
             if focus[0] not in real.columns:
                 raise InputError(f"column {focus[0]!r} is not in the real table")
             if result["privacy"].get("status") != "not computed":
-                result["privacy"]["focus"] = focused_privacy(real, synthetic, holdout, *focus, seed=seed)
+                with watch("privacy: focus"):
+                    result["privacy"]["focus"] = focused_privacy(real, synthetic, holdout, *focus, seed=seed)
         if target is None:
             result["utility"] = not_computed("needs a target column (--target)")
         else:
             from privsynth.evaluate.utility import evaluate_utility
 
-            result["utility"] = evaluate_utility(real, synthetic, holdout, target, seed=seed, groups=groupings)
+            with watch("utility"):
+                result["utility"] = evaluate_utility(real, synthetic, holdout, target, seed=seed, groups=groupings)
     if sensitive:
         utility = result["utility"]
-        result["fairness"] = evaluate_fairness(
-            real, synthetic, list(sensitive), target=target, by_group_utility=utility.get("by_group")
-        )
+        with watch("fairness"):
+            result["fairness"] = evaluate_fairness(
+                real, synthetic, list(sensitive), target=target, by_group_utility=utility.get("by_group")
+            )
     else:
         result["fairness"] = not_computed("no sensitive column given (--sensitive)")
-    result["sequences"] = _sequences(*events, entity, time, seed)
+    with watch("sequences"):
+        result["sequences"] = _sequences(*events, entity, time, seed)
+    result["timing"] = watch.rounded()
     result["seconds"] = round(clock.perf_counter() - started, 3)
     return Evaluation(result, real=real, synthetic=synthetic)
