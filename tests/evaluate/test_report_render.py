@@ -31,11 +31,15 @@ scrollY, height: document.documentElement.scrollHeight}); document.body.appendCh
 
 
 @pytest.fixture(scope="module")
-def report(cps, tmp_path_factory):
+def evaluation(cps):
     train = cps.sample(4000, random_state=0)
     holdout = cps.drop(train.index).sample(2000, random_state=1)
     synthetic = ps.fit(train, engine="copula", seed=0).sample(4000, seed=1)
-    evaluation = ps.evaluate(train, synthetic, holdout, target="wage", sensitive=["ethnicity"])
+    return ps.evaluate(train, synthetic, holdout, target="wage", sensitive=["ethnicity"])
+
+
+@pytest.fixture(scope="module")
+def report(evaluation, tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "report.html"
     evaluation.to_html(path, check(evaluation.headline(), load_policy()))
     return path
@@ -55,14 +59,21 @@ def test_every_section_and_plot_is_in_the_page(report):
     assert re.search(r"<td class=\"pass\">pass</td>", page)
 
 
-def test_the_verdict_line_comes_first_and_names_the_failing_gate(report):
+def test_the_verdict_line_comes_first_and_names_the_failing_gate(report, evaluation, tmp_path):
     page = report.read_text()
     verdict = re.search(r'<p class="verdict (\w+)" id="verdict">(.*?)</p>', page)
     assert verdict is not None
     assert page.index('id="verdict"') < page.index('class="cards"') < page.index("<h2 style")
-    # copula on CPS1988 misses the bivariate gate (0.80 of the holdout's own accuracy against 0.98)
-    assert verdict[1] == "FAIL"
-    assert verdict[2].startswith("NOT safe to share under policy default: 5 of 7 gates pass; accuracy_bivariate fails")
+    gates = re.findall(r'<td class="(pass|FAIL|skipped)">', page)
+    tally = f"{gates.count('pass')} of {len(gates)} gates pass"
+    assert (verdict[1] == "FAIL") == ("FAIL" in gates) and tally in verdict[2], (verdict[2], gates)
+    # the same figures under a policy that asks pairs to be as faithful as the holdout's own: that gate fails
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("gates:\n  accuracy_bivariate: {min: 1.0, relative_to: holdout_accuracy_bivariate}\n")
+    failing = evaluation.to_html(tmp_path / "strict.html", check(evaluation.headline(), load_policy(strict)), "strict")
+    verdict = re.search(r'<p class="verdict (\w+)" id="verdict">(.*?)</p>', failing.read_text())
+    assert verdict is not None and verdict[1] == "FAIL"
+    assert verdict[2].startswith("NOT safe to share under policy strict: 6 of 7 gates pass; accuracy_bivariate fails")
     assert "column pairs are less faithful" in verdict[2]
 
 
@@ -81,7 +92,8 @@ def test_the_utility_score_is_named_and_every_cost_reads_the_same_way(report):
     for label, cells in rows.items():
         trtr, tstr, cost = (float(v) for v in re.findall(r">([-\d.]+)<", cells))
         # positive = the synthetic-trained model is worse, whichever way the measure points
-        assert cost == pytest.approx(trtr - tstr if label.startswith("R2") else tstr - trtr, abs=1e-4)
+        # three figures shown at 4 decimals: their difference agrees within the rounding of each
+        assert cost == pytest.approx(trtr - tstr if label.startswith("R2") else tstr - trtr, abs=2e-4)
         assert cost > 0
     assert "TRTR (R2)" in page and "TSTR (R2)" in page
 
