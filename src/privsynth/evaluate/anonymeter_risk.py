@@ -14,7 +14,9 @@ Attacks use N_ATTACKS targets drawn with the seed from the training rows and as 
 attacker's synthetic table is a seeded sample of MAX_SYNTHETIC_ROWS = 20,000 rows (its cost grows with it:
 50.5 CPU-seconds at 50,000 rows of a 20-column table, 16.5 at 20,000; the risks' 95% intervals overlapped).
 Its neighbour searches run in this process (`n_jobs=1`): worker processes took as long at 20,000 rows (14.6 s
-against 14.9 s on 2 cores) with a third more CPU, and their start-up dominated on small tables.
+against 14.9 s on 2 cores) with a third more CPU, and their start-up dominated on small tables. The attacks
+run two at a time in threads instead (anonymeter's neighbour search is numba code that releases the GIL):
+the same figures, and their seconds in `timing` overlap.
 anonymeter's wheel pins numpy < 1.27; its code runs on numpy 2 and the Makefile installs it without its
 dependency pins (`pip install --no-deps`, its real dependencies are ours). When it is missing, these risks
 are reported as not computed.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -78,13 +81,35 @@ def _ordered_group_by():
         pl.DataFrame.group_by = original
 
 
-def _attempt(run) -> dict:
+def _cached_kernels() -> None:
+    """anonymeter's two numba kernels (Gower distance, nearest neighbours) are compiled without numba's
+    disk cache: every process paid 4 s of compilation before its first attack (a third of an evaluation's
+    anonymeter time at 50,000 rows). Re-jitted once per process with `cache=True` (same code, same options),
+    later processes load the machine code from numba's cache instead. Left as they are if numba refuses."""
+    import numba
+    from anonymeter.neighbors import mixed_types_kneighbors as knn
+
+    for name in ("gower_distance", "_nearest_neighbors"):  # the callee first: the caller compiles against it
+        kernel = getattr(knn, name, None)
+        if kernel is None or getattr(kernel, "_privsynth_cached", False) or not hasattr(kernel, "py_func"):
+            continue
+        try:
+            cached = numba.jit(nopython=True, nogil=True, cache=True)(kernel.py_func)
+        except Exception:  # an optimisation only: anonymeter's own kernel still works
+            continue
+        cached._privsynth_cached = True
+        setattr(knn, name, cached)
+
+
+def _attempt(run, watch: Stopwatch, stage: str) -> dict:
     try:
-        with warnings.catch_warnings(), _ordered_group_by():
-            warnings.simplefilter("ignore")
+        with watch(stage):
             return _risk(run())
     except (RuntimeError, ValueError) as exc:  # e.g. too few distinct queries to single anyone out
         return not_computed(f"anonymeter could not run this attack: {exc}".splitlines()[0])
+
+
+PARALLEL_ATTACKS = 2  # the cores this is built for; more threads only queue
 
 
 def anonymeter_risks(
@@ -102,6 +127,7 @@ def anonymeter_risks(
         from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
     except ImportError:
         return not_computed("the anonymeter package is not installed (`make venv` installs it)")
+    _cached_kernels()
     n_attacks = min(N_ATTACKS, len(holdout), len(train))
     if n_attacks < 20 or train.shape[1] < 2:
         return not_computed("needs at least 20 rows in train and holdout and at least two columns")
@@ -110,35 +136,44 @@ def anonymeter_risks(
     syn = _prepared(subsample(synthetic, MAX_SYNTHETIC_ROWS, seed + 13))
     columns = list(ori.columns)
     result: dict = {"attacks": n_attacks}
-    with watch("privacy: anonymeter singling out"):
-        result["singling_out"] = _attempt(
+    attacks = {
+        "singling_out": (
+            "privacy: anonymeter singling out",
             lambda: SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=seed).evaluate(
                 mode="univariate"
-            )
+            ),
         )
+    }
     shuffled = [columns[i] for i in np.random.default_rng(seed).permutation(len(columns))]
     halves = (shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :])
-    with watch("privacy: anonymeter linkability"):
-        result["linkability"] = _attempt(
-            lambda: LinkabilityEvaluator(
-                ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
-            ).evaluate(n_jobs=1)
-        )
-    inference = {}
-    for secret in dict.fromkeys(map(str, secrets)):
+    attacks["linkability"] = (
+        "privacy: anonymeter linkability",
+        lambda: LinkabilityEvaluator(
+            ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=halves, n_neighbors=N_NEIGHBORS
+        ).evaluate(n_jobs=1),
+    )
+    secret_names = list(dict.fromkeys(map(str, secrets)))
+    for secret in secret_names:
         regression = as_numbers(train[secret]) is not None and train[secret].nunique() > 10
-        with watch("privacy: anonymeter inference"):
-            inference[secret] = _attempt(
-                lambda secret=secret, regression=regression: InferenceEvaluator(
-                    ori=ori,
-                    syn=syn,
-                    control=control,
-                    aux_cols=[c for c in columns if c != secret],
-                    secret=secret,
-                    regression=regression,
-                    n_attacks=n_attacks,
-                ).evaluate(n_jobs=1)
-            )
+        attacks[f"inference {secret}"] = (
+            "privacy: anonymeter inference",
+            lambda secret=secret, regression=regression: InferenceEvaluator(
+                ori=ori,
+                syn=syn,
+                control=control,
+                aux_cols=[c for c in columns if c != secret],
+                secret=secret,
+                regression=regression,
+                n_attacks=n_attacks,
+            ).evaluate(n_jobs=1),
+        )
+    # warning filters and the polars patch are process-wide: set once around all threads, never per attack
+    with warnings.catch_warnings(), _ordered_group_by(), ThreadPoolExecutor(PARALLEL_ATTACKS) as pool:
+        warnings.simplefilter("ignore")
+        running = {key: pool.submit(_attempt, run, watch, stage) for key, (stage, run) in attacks.items()}
+        done = {key: future.result() for key, future in running.items()}
+    result["singling_out"], result["linkability"] = done["singling_out"], done["linkability"]
+    inference = {secret: done[f"inference {secret}"] for secret in secret_names}
     result["inference"] = inference or not_computed("no secret column: pass --target or --sensitive")
     risks = [
         r["risk"]
