@@ -53,8 +53,16 @@ def test_datetime_bins_are_written_in_the_columns_format(storms):
     codes, _, _ = fidelity.bin_column(seconds, seconds + 20000 * 86400)
     labels = edge_labels(text, later, codes)
     assert labels is not None and labels[-1].startswith(">= ")  # every synthetic reading is past the real range
-    stamps = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", " ".join(labels))
-    assert len(stamps) == 2 * 9 + 1 and ".000000" not in " ".join(labels)
+    # bins years wide: the column's own order of year, month and day, without a time of day
+    stamps = re.findall(r"\d{4}-\d\d-\d\d", " ".join(labels))
+    assert len(stamps) == 2 * 9 + 1 and "T" not in " ".join(labels) and ".000000" not in " ".join(labels)
+    # bins shorter than a day keep the whole format
+    day = pd.Series(pd.date_range("2017-01-01", periods=500, freq="min")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    day_codes, _, _ = fidelity.bin_column(
+        day.map(lambda t: pd.Timestamp(t).timestamp()), day.map(lambda t: pd.Timestamp(t).timestamp())
+    )
+    minutes = edge_labels(day, day, day_codes)
+    assert minutes is not None and all(re.search(r"T\d\d:\d\d:\d\dZ", x) for x in minutes), minutes
     # a datetime dtype column (no text format) is written as ISO dates, without a zero fraction
     dtype_labels, _, _ = column_bars(times, times)
     assert all(re.fullmatch(r"[\[\]<>=, ()0-9:T-]+", x) for x in dtype_labels), dtype_labels

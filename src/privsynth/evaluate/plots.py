@@ -4,10 +4,13 @@ A numeric or datetime column's bins are labelled by their edges, `[a, b)`, the l
 maximum, `[a, max]`. Synthetic values outside the real range are counted in the first or last bin (fidelity
 clips them there), so when there are any, that bin is labelled open-ended: `< b` for the underflow, `>= a`
 for the overflow. Columns with at most ten distinct real values show one bar per value. Datetimes are
-written in the column's own format (`2017-01-01T06:03:07Z` stays that way, not seconds or ISO).
+written in the column's own format (`2017-01-01T06:03:07Z` stays that way, not seconds or ISO); bins a day
+or more wide leave out the time of day (`2017-01-01`), whose long labels squeezed the plot to a sliver.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -43,6 +46,22 @@ def number_text(value: float) -> str:
     return f"{value:,.6g}"
 
 
+DAY = 86_400.0
+_TIME_PART = re.compile(r"[T ]?%[HIMSfpXZz].*$")
+
+
+def day_format(fmt: str | None) -> str | None:
+    """A datetime format without its time of day, for labels of bins a day or more wide ('%Y-%m-%dT%H:%M:%SZ'
+    -> '%Y-%m-%d'): the column's own order of day, month and year, without 06:23:15 that says nothing of a
+    bin a month wide. A format that starts with the time, or an epoch unit, stays as it is."""
+    if fmt is None:
+        return "%Y-%m-%d"
+    if fmt in dates.EPOCH_FORMATS or (fmt.startswith("%") and fmt[1:2] in "HIMSfpXZz"):
+        return fmt
+    shorter = _TIME_PART.sub("", fmt)
+    return shorter or fmt
+
+
 def edge_labels(real: pd.Series, synthetic: pd.Series, codes: np.ndarray, bins: int = fidelity.BINS):
     """Labels of `real`'s fidelity bins by their edges (see the module doc), or None when the column was
     binned as categories (`codes`, the real column's bin codes, tell which way fidelity binned it)."""
@@ -60,8 +79,10 @@ def edge_labels(real: pd.Series, synthetic: pd.Series, codes: np.ndarray, bins: 
     if mine.shape != codes.shape or not np.array_equal(mine, codes):
         return None
 
+    shown_fmt = day_format(fmt) if timed and np.min(np.diff(edges), initial=np.inf) >= DAY else fmt
+
     def shown(x: float) -> str:
-        return dates.in_format(float(x), fmt, zone) if timed else number_text(x)
+        return dates.in_format(float(x), shown_fmt, zone) if timed else number_text(x)
 
     low, high = values.min(), values.max()
     synthetic_values = s.dropna().to_numpy()
