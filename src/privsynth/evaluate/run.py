@@ -119,6 +119,7 @@ def _sequences(real, synthetic, holdout, entity: str | None, time: str | None, s
     return out
 
 
+@one_openmp_thread()  # scikit-learn's models and predictions (see `one_openmp_thread`)
 def evaluate(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -148,26 +149,6 @@ def evaluate(
     schema fitting would infer from `real`. Identifier and free-text columns are left out of the scored
     figures and listed in "column_kinds"; datetimes held as text are parsed and scored as time, with
     hour-of-day and day-of-week accuracy in "fidelity.datetime_clock". "timing" holds the seconds of each stage."""
-    with one_openmp_thread():  # scikit-learn's models and predictions (see `one_openmp_thread`)
-        return _evaluate(**locals())
-
-
-def _evaluate(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    holdout: pd.DataFrame | None = None,
-    *,
-    target: str | None = None,
-    sensitive: list[str] | tuple[str, ...] = (),
-    seed: int = 0,
-    model=None,
-    focus: tuple[str, Any] | None = None,
-    entity: str | None = None,
-    time: str | None = None,
-    schema: Schema | None = None,
-    schema_origin: str | None = None,
-) -> Evaluation:
-    """`evaluate`'s body, run on one OpenMP thread."""
     started = clock.perf_counter()
     watch = Stopwatch()
     if model is not None:
