@@ -148,7 +148,7 @@ def test_an_older_catalog_is_migrated_in_place(tmp_path):
         with catalog.engine.connect() as conn:
             assert sa.inspect(conn).has_table("ledger")
             version = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
-        assert version == catalog_module.HEAD == "0002"
+        assert version == catalog_module.HEAD == "0003"
         assert [e["artifact_id"] for e in catalog.entries()] == ["mdl-old"] and catalog._verify_chain() == []
 
 

@@ -3,12 +3,17 @@ and an append-only, hash-chained audit log of what was done.
 
 An embedded SQLite database by default (`.privsynth/catalog.db` in the working folder, or $PRIVSYNTH_CATALOG),
 PostgreSQL (or any SQLAlchemy URL) for a team. The tables are created and upgraded by Alembic migrations
-shipped with privsynth (`governance/migrations`), so a newer privsynth upgrades an older catalog in place.
+shipped with privsynth (`governance/migrations`), under a lock (`store`), so a newer privsynth upgrades an
+older catalog in place and any number of processes can open a new catalog at once.
 
-Audit entries hash their content together with the previous entry's hash (a chain starting at 64 zeros);
-triggers refuse UPDATE and DELETE on the audit table, and `verify` recomputes the chain, so an entry removed
-or edited behind the database's back is found. A removed tail cannot be told from a shorter history by the
-chain alone; `verify` also checks that every recorded artifact has its audit entry.
+Audit entries hash their content together with the previous entry's hash (a chain starting at 64 zeros).
+The entry that records an artifact carries the rows it wrote (the artifact's columns and manifest hash, its
+files' paths and SHA-256, its lineage edges; see `facts`), in the same transaction as the rows. Triggers
+refuse UPDATE and DELETE on the audit, artifacts, files and lineage tables (the ledger is updated in place
+by design); files rows are appended, the latest recording of a path winning. `verify` recomputes the chain
+and re-derives the tables from it, so a row or entry removed, edited or added behind the database's back
+is found. A removed tail cannot be told from a shorter history by the chain alone; `verify` also checks
+that every row has the entry that recorded it.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from privsynth.errors import InputError
+from privsynth.governance import facts as chain_facts
 from privsynth.governance import manifest as manifests
+from privsynth.governance import store
 
 DEFAULT = Path(".privsynth") / "catalog.db"
 GENESIS = "0" * 64
-HEAD = "0002"
+HEAD = "0003"
 _meta = sa.MetaData()
 ARTIFACTS = sa.Table(
     "artifacts",
@@ -43,9 +50,10 @@ ARTIFACTS = sa.Table(
     sa.Column("columns", sa.Integer),
     sa.Column("manifest", sa.Text),
 )
-FILES = sa.Table(
+FILES = sa.Table(  # append-only: one row per (audit entry, path); a path's latest entry is where it stands
     "files",
     _meta,
+    sa.Column("audit_seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("path", sa.String(1000), primary_key=True),
     sa.Column("artifact_id", sa.String(40)),
     sa.Column("sha256", sa.String(64)),
@@ -122,19 +130,20 @@ class Catalog:
             raise InputError(f"cannot open the catalog at {_safe(url)}: {str(exc).splitlines()[0]}") from None
 
     def _migrate(self) -> None:
-        """Bring the database to the newest schema with Alembic (skipped when already there)."""
+        """Bring the database to the newest schema with Alembic (skipped when already there), holding the
+        migration lock and re-reading the version under it, so concurrent first uses create it once."""
         with self.engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            if inspector.has_table("privsynth_alembic_version"):
-                current = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
-                if current == HEAD:
-                    return
+            if _version(conn) == HEAD:
+                return
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
+            store.lock_for_migration(conn)
+            if _version(conn) == HEAD:
+                return  # another process migrated it while this one waited for the lock
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -169,15 +178,16 @@ class Catalog:
 
     # -- writing ------------------------------------------------------------------------------------
     def record(self, manifest: dict, paths: Iterable[str | os.PathLike] = (), event: str = "record", **details) -> None:
-        """Add an artifact (idempotent: the same id is the same content), the files it was written to, its
-        parents, and an audit entry for `event`. Files are hashed; a source's location and a database table
-        are recorded without a hash (privsynth does not own them)."""
-        file_rows = []
+        """Add an artifact (idempotent: the same id is the same content; recording it again adds nothing to
+        its row), the files it was written to (appended: the latest recording of a path wins), its parents,
+        and an audit entry for `event` carrying those rows, all in one transaction. Files are hashed; a
+        source's location and a database table are recorded without a hash (privsynth does not own them)."""
+        file_rows: dict[str, dict] = {}
         for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
             if manifest.get("kind") != "source" and Path(path).is_file():
-                file_rows.append({"path": str(Path(path).absolute()), "sha256": manifests.file_sha256(path)})
+                file_rows[str(Path(path).absolute())] = {"sha256": manifests.file_sha256(path)}
             else:
-                file_rows.append({"path": str(path), "sha256": None})
+                file_rows[str(path)] = {"sha256": None}
         content = manifest.get("content") or manifest.get("source") or {}
         privacy = manifest.get("privacy") or {}
         row = {
@@ -191,39 +201,64 @@ class Catalog:
             "columns": content.get("columns"),
             "manifest": manifests.canonical(manifest).decode(),
         }
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(ARTIFACTS.c.id).where(ARTIFACTS.c.id == row["id"])).first() is None:
-                conn.execute(ARTIFACTS.insert().values(**row))
-            for parent in manifest.get("parents", []):
-                self._link(conn, manifest["id"], parent["id"], parent.get("role", "parent"))
-            for file_row in file_rows:
-                conn.execute(FILES.delete().where(FILES.c.path == file_row["path"]))
-                conn.execute(FILES.insert().values(artifact_id=row["id"], recorded=manifests.wall_clock(), **file_row))
-        self.audit(event, manifest["id"], kind=row["kind"], files=file_rows, **details)
+        edges = [(parent["id"], parent.get("role", "parent")) for parent in manifest.get("parents", [])]
+
+        def write(conn, seq: int) -> dict:
+            store.insert_ignore(conn, ARTIFACTS, row)
+            stored = conn.execute(sa.select(ARTIFACTS).where(ARTIFACTS.c.id == row["id"])).mappings().one()
+            lineage = [self._link(conn, row["id"], parent, role) for parent, role in edges]
+            files = [{"path": path, **values} for path, values in file_rows.items()]
+            if files:
+                recorded = manifests.wall_clock()
+                conn.execute(
+                    FILES.insert(),
+                    [{"audit_seq": seq, "artifact_id": row["id"], "recorded": recorded, **f} for f in files],
+                )
+            return {
+                "kind": row["kind"],
+                "artifact": chain_facts.artifact_fact(stored),
+                "files": files,
+                "lineage": lineage,
+            }
+
+        self._append(event, manifest["id"], details, write)
 
     def link(self, child: str, parent: str, role: str) -> None:
-        """A lineage edge the manifest cannot carry (e.g. a DP model's source, withheld from its file)."""
-        with self.engine.begin() as conn:
-            self._link(conn, child, parent, role)
+        """A lineage edge the manifest cannot carry (e.g. a DP model's source, withheld from its file), with
+        an audit entry (`link`) carrying it."""
+        self._append(
+            chain_facts.LINK, child, {}, lambda conn, seq: {"lineage": [self._link(conn, child, parent, role)]}
+        )
 
     @staticmethod
-    def _link(conn, child: str, parent: str, role: str) -> None:
-        exists = conn.execute(
+    def _link(conn, child: str, parent: str, role: str) -> dict:
+        """Add an edge unless it exists; the edge as the table holds it (the first role recorded wins)."""
+        store.insert_ignore(conn, LINEAGE, {"child_id": child, "parent_id": parent, "role": role})
+        held = conn.execute(
             sa.select(LINEAGE.c.role).where(LINEAGE.c.child_id == child, LINEAGE.c.parent_id == parent)
-        ).first()
-        if exists is None:
-            conn.execute(LINEAGE.insert().values(child_id=child, parent_id=parent, role=role))
+        ).scalar()
+        return {"parent": parent, "role": held}
 
     def audit(self, event: str, artifact_id: str | None = None, **details) -> int:
-        """Append one entry to the hash chain; returns its sequence number. Concurrent writers retry."""
-        # the real time and OS account, whatever --author or SOURCE_DATE_EPOCH say
-        body = manifests.canonical({**details, "os_user": manifests.os_user()}).decode()
-        for _attempt in range(50):
+        """Append one entry to the hash chain; returns its sequence number. Concurrent writers wait for the
+        catalog's write lock (and retry where the database has none)."""
+        return self._append(event, artifact_id, details)
+
+    def _append(self, event: str, artifact_id: str | None, details: dict, write=None) -> int:
+        """One transaction under the write lock: `write(conn, seq)` adds rows and returns the facts the entry
+        carries about them, then the entry (details + facts + the OS account) is chained after the last."""
+        busy = 0
+        for _attempt in range(200):  # a database without a write lock: another writer took the same seq
             try:
                 with self.engine.begin() as conn:
+                    store.lock_for_write(conn)
                     last = conn.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc())).first()
+                    seq = (last.seq + 1) if last else 1
+                    facts = write(conn, seq) if write is not None else {}
+                    # the real time and OS account, whatever --author or SOURCE_DATE_EPOCH say
+                    body = manifests.canonical({**details, **facts, "os_user": manifests.os_user()}).decode()
                     entry = {
-                        "seq": (last.seq + 1) if last else 1,
+                        "seq": seq,
                         "at": manifests.wall_clock(),
                         "actor": manifests.author(),
                         "event": event,
@@ -233,17 +268,24 @@ class Catalog:
                     }
                     entry["hash"] = entry_hash(entry)
                     conn.execute(AUDIT.insert().values(**entry))
-                    return entry["seq"]
-            except (IntegrityError, OperationalError):
-                continue
+                    return seq
+            except IntegrityError as exc:
+                if store.has_write_lock(self.engine.dialect.name):  # not a race: a row the schema refuses
+                    raise InputError(f"cannot record in the catalog {_safe(self.url)}: {_line(exc)}") from None
+            except OperationalError as exc:  # locked past the busy timeout (30 s), or a deadlock: a few tries
+                busy += 1
+                if busy >= 5:
+                    raise InputError(f"could not append to the audit log of {_safe(self.url)}: {_line(exc)}") from None
         raise InputError(f"could not append to the audit log of {_safe(self.url)} (too many concurrent writers)")
 
     # -- reading ------------------------------------------------------------------------------------
     def resolve(self, ident: str) -> str:
         """A full artifact id from an id, a unique id prefix, or the path of a recorded file."""
         with self.engine.connect() as conn:
-            by_path = conn.execute(
-                sa.select(FILES.c.artifact_id).where(FILES.c.path == str(Path(ident).absolute()))
+            by_path = conn.execute(  # the latest recording of the path
+                sa.select(FILES.c.artifact_id)
+                .where(FILES.c.path == str(Path(ident).absolute()))
+                .order_by(FILES.c.audit_seq.desc())
             ).first()
             if by_path is not None:
                 return by_path.artifact_id
@@ -258,7 +300,7 @@ class Catalog:
         ident = self.resolve(ident)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(ARTIFACTS).where(ARTIFACTS.c.id == ident)).one()
-            files = conn.execute(sa.select(FILES).where(FILES.c.artifact_id == ident)).mappings().all()
+            files = conn.execute(_current_files().where(FILES.c.artifact_id == ident)).mappings().all()
         return Artifact(row.id, row.kind, row.created, row.author, json.loads(row.manifest), [dict(f) for f in files])
 
     def artifacts(self, kind: str | None = None) -> list[dict]:
@@ -268,7 +310,7 @@ class Catalog:
             query = query.where(ARTIFACTS.c.kind == kind)
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
-            paths = {r.artifact_id: r.path for r in conn.execute(sa.select(FILES.c.artifact_id, FILES.c.path))}
+            paths = {r.artifact_id: r.path for r in conn.execute(_current_files().order_by(FILES.c.path.desc()))}
         for row in rows:
             row.pop("manifest")
             row["path"] = paths.get(row["id"])
@@ -309,48 +351,67 @@ class Catalog:
     # -- checking -----------------------------------------------------------------------------------
     def verify(self, paths: Iterable[str | os.PathLike] | None = None) -> list[str]:
         """Every problem found ([] when all is intact): the audit chain (entries removed, edited or
-        reordered), every recorded file (missing, or bytes changed since recorded; a file's own manifest
-        checks), artifacts edited in the catalog or missing their audit entry. With `paths`, only the
-        files at or under them (and the chain)."""
-        from privsynth.governance.output import check_file, id_matches
-
+        reordered); every artifact, files and lineage row against the chained entry that recorded it (rows
+        deleted, edited or added behind privsynth's back); every recorded file against the SHA-256 the chain
+        holds (missing, or bytes changed; a file's own manifest checks). With `paths`, only the files at or
+        under them (and the chain)."""
         problems = self._verify_chain()
-        entries = self.entries()
-        # the entry that recorded each artifact (record() writes its kind; cards, exports, reproductions don't)
-        audited = {e["artifact_id"] for e in entries if "kind" in json.loads(e["details"])}
-        recorded_sha = {}
-        for e in entries:
-            for file in json.loads(e["details"]).get("files", []):
-                recorded_sha[file["path"]] = file["sha256"]
-        with self.engine.connect() as conn:
-            files = [dict(r) for r in conn.execute(sa.select(FILES).order_by(FILES.c.path)).mappings()]
-            artifacts = list(conn.execute(sa.select(ARTIFACTS.c.id, ARTIFACTS.c.manifest)))
-            kinds = dict(conn.execute(sa.select(ARTIFACTS.c.id, ARTIFACTS.c.kind)).all())
-        if paths is not None:
-            roots = [Path(p).absolute() for p in paths]
-            files = [f for f in files if any(_under(Path(f["path"]), root) for root in roots)]
-            unknown = [r for r in roots if r.is_file() and not any(Path(f["path"]) == r for f in files)]
-            for root in unknown:
+        with self.engine.connect() as conn:  # one snapshot of the chain and the rows it vouches for
+            entries = [dict(r) for r in conn.execute(sa.select(AUDIT).order_by(AUDIT.c.seq)).mappings()]
+            artifacts = [dict(r) for r in conn.execute(sa.select(ARTIFACTS)).mappings()]
+            files = [dict(r) for r in conn.execute(sa.select(FILES)).mappings()]
+            lineage = [dict(r) for r in conn.execute(sa.select(LINEAGE)).mappings()]
+        facts = chain_facts.chained(entries)
+        problems += facts.disagreements
+        if paths is None:
+            problems += self._verify_artifacts(facts, artifacts)
+            problems += self._verify_lineage(facts, lineage)
+        problems += self._verify_files(facts, files, paths)
+        return problems
+
+    @staticmethod
+    def _verify_artifacts(facts: chain_facts.Chained, rows: list[dict]) -> list[str]:
+        """Artifact rows against the chain (edited, deleted, unrecorded), and each manifest against its id."""
+        from privsynth.governance.output import id_matches
+
+        problems = chain_facts.artifact_problems(facts, rows)
+        for row in rows:
+            if not id_matches(json.loads(row["manifest"])):
+                problems.append(f"artifact {row['id']}: its manifest does not match its id (edited)")
+        return problems
+
+    @staticmethod
+    def _verify_lineage(facts: chain_facts.Chained, rows: list[dict]) -> list[str]:
+        """Lineage rows against the chain (edges deleted, added, or with another role)."""
+        return chain_facts.lineage_problems(facts, rows)
+
+    @staticmethod
+    def _verify_files(facts: chain_facts.Chained, rows: list[dict], paths: Iterable | None) -> list[str]:
+        """Files rows against the chain, then every recorded file on disk against the SHA-256 the chain holds
+        for its latest recording (not the table's, which an attacker with the database can change)."""
+        from privsynth.governance.output import check_file
+
+        roots = None if paths is None else [Path(p).absolute() for p in paths]
+
+        def keep(path: str) -> bool:
+            return roots is None or any(_under(Path(path), root) for root in roots)
+
+        problems = chain_facts.file_row_problems(facts, rows, keep)
+        current = {path: fact for path, fact in facts.current_files().items() if keep(path)}
+        for root in roots or []:
+            if root.is_file() and str(root) not in current:
                 problems.extend(check_file(root) or [])
                 problems.append(f"{root}: not recorded in the catalog")
-        else:
-            for ident, text in artifacts:
-                if not id_matches(json.loads(text)):
-                    problems.append(f"artifact {ident}: its manifest was edited in the catalog")
-                if ident not in audited:
-                    problems.append(f"artifact {ident}: no audit entry records it (the log was cut)")
-        for file in files:
-            path = Path(file["path"])
-            if file["sha256"] is None:
+        kinds = {ident: fact.get("kind") for ident, (_, fact) in facts.artifacts.items()}
+        for name, fact in sorted(current.items()):
+            path = Path(name)
+            if fact["sha256"] is None:
                 continue  # a database table or a source outside privsynth's control
             if not path.exists():
-                problems.append(f"{path}: missing (recorded as {file['artifact_id']})")
-                continue
-            if recorded_sha.get(file["path"], file["sha256"]) != file["sha256"]:
-                problems.append(f"{path}: the catalog's hash was changed after the audit log recorded it")
-            if manifests.file_sha256(path) != file["sha256"]:
+                problems.append(f"{path}: missing (recorded as {fact['artifact_id']})")
+            elif manifests.file_sha256(path) != fact["sha256"]:
                 problems.append(f"{path}: changed since it was recorded (SHA-256 differs)")
-            elif kinds.get(file["artifact_id"]) not in ("evaluation", "source"):  # reports carry no manifest
+            elif kinds.get(fact["artifact_id"]) not in ("evaluation", "source"):  # reports carry no manifest
                 try:
                     problems.extend(check_file(path))
                 except InputError as exc:  # e.g. a CSV whose sidecar manifest was deleted
@@ -370,6 +431,23 @@ class Catalog:
                 problems.append(f"audit log: entry {entry['seq']} ({entry['event']}) was edited")
             previous, expected = entry["hash"], entry["seq"] + 1
         return problems
+
+
+def _current_files() -> sa.Select:
+    """The files rows that say where each path stands: the latest recording of each path."""
+    latest = sa.select(FILES.c.path, sa.func.max(FILES.c.audit_seq).label("seq")).group_by(FILES.c.path).subquery()
+    return sa.select(FILES).join(latest, sa.and_(FILES.c.path == latest.c.path, FILES.c.audit_seq == latest.c.seq))
+
+
+def _version(conn: sa.Connection) -> str | None:
+    """The catalog's schema revision (None for a new, empty database)."""
+    if not sa.inspect(conn).has_table("privsynth_alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
+
+
+def _line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]
 
 
 def _under(path: Path, root: Path) -> bool:
