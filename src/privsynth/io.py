@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from privsynth.atomic import atomic_path, check_output, write_bytes_atomic  # noqa: F401  (io's own API)
+from privsynth.atomic import (  # noqa: F401  (io's own API: the safe writes)
+    atomic_path,
+    check_output,
+    distinct_outputs,
+    write_bytes_atomic,
+)
 from privsynth.errors import InputError
 
 FORMATS = ("csv", "parquet")
