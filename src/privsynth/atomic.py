@@ -156,8 +156,9 @@ def clean_stale(target: str | os.PathLike) -> list[Path]:
         names = os.listdir(folder)
     except OSError:
         return removed
+    prefix = f".{target.name}."
     for name in names:
-        found = pattern.match(name)
+        found = pattern.match(name) if name.startswith(prefix) and name.endswith(".tmp") else None
         if found is None:
             continue
         path = folder / name
