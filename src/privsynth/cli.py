@@ -79,12 +79,14 @@ def _root(
         typer.Option("--author", help="Who to record as the author (default: $PRIVSYNTH_AUTHOR or OS user)."),
     ] = None,
 ) -> None:
+    from privsynth.governance.catalog import protect
     from privsynth.governance.manifest import set_author
 
     if version:
         out.print(f"privsynth {__version__}")
         raise typer.Exit(0)
     settings["catalog"] = catalog
+    protect(catalog)  # no output of this command may replace the catalog (its audit log and ledger)
     set_author(author)
 
 
@@ -184,12 +186,17 @@ def describe(
     if str(data).endswith(".psm"):
         _describe_model(data)
         return
+    inputs = {"input": data, "schema": schema}
+    for path in (schema_out, public_template):
+        if path is not None:
+            io.check_output(path, inputs)
+    io.distinct_outputs(schema_out, public_template)
     frame = _read(data, table, encoding)
     if public_template:
         from privsynth.privacy.template import public_template as template
 
         text = template(frame, Path(data).name if "://" not in str(data) else str(table or "the table"))
-        io.write_bytes_atomic(public_template, lambda fh: fh.write(text.encode()))
+        io.write_bytes_atomic(public_template, lambda fh: fh.write(text.encode()), inputs)
         out.print(
             f"public schema template written to {public_template}: names and kinds only; check the kinds and fill "
             "in public domains, then fit with --schema (and --metadata-epsilon for what you leave out)"
@@ -208,7 +215,7 @@ def describe(
             out.print(f"  - {line}")
     _print_problems(result, "describe")
     if schema_out:
-        io.write_bytes_atomic(schema_out, lambda fh: fh.write(result.to_yaml().encode()))
+        io.write_bytes_atomic(schema_out, lambda fh: fh.write(result.to_yaml().encode()), inputs)
         out.print(f"schema written to {schema_out} (edit it and pass it back with --schema)")
 
 
@@ -367,7 +374,7 @@ def fit(
         if entity is not None:
             raise PrivsynthError("--metadata-epsilon is not available for histories yet: state their schema file")
         params["metadata_epsilon"] = metadata_epsilon
-    io.check_output(output)
+    io.check_output(output, {"input": data, "schema": schema, "context table": context, "ledger": ledger})
     catalog = open_catalog()
     if ledger is not None or catalog is not None:
         params["ledger"] = ledger if ledger is not None else catalog  # DP fits book their budget there
@@ -394,7 +401,8 @@ def fit(
             else:
                 model = ps.fit(frame, engine=engine, schema=schema, seed=seed, progress=step, strict=strict, **params)
         step("saving model")
-        model.save(output)
+        with intent(catalog, output, model.manifest["id"]):
+            model.save(output)
         record_fit(catalog, model, output, data, table, frame, context=context)
         if mlflow:
             step("logging to MLflow")
@@ -509,7 +517,7 @@ def sample(
     import privsynth as ps
     from privsynth.cli_augment import _conditions, _fair, _print_rejections, _rebalance
 
-    _check_table_output(output, fmt, table)
+    _check_table_output(output, fmt, table, {"model": model_path})
     catalog = open_catalog()
     started = time.perf_counter()
     with _progress("sampling") as step:
@@ -524,11 +532,15 @@ def sample(
             step(f"generating {rows:,} histories")
             entities, frame = model.sample_tables(rows, seed=seed, conditions=_conditions(condition or []))
             if model.table_context:  # the context table's rows first: the events refer to them
-                context_out, context_table = _context_output(output, table, context_output)
-                where, manifest = write_output(entities, context_out, table=context_table, fmt=fmt)
+                context_out, context_table = _context_output(output, table, context_output, {"model": model_path})
+                if not io.is_url(output):
+                    io.distinct_outputs(output, context_out)
+                with intent(catalog, context_out):
+                    where, manifest = write_output(entities, context_out, table=context_table, fmt=fmt)
                 record_output(catalog, manifest, context_out, "sample", table=context_table, model=model_path)
                 out.print(f"wrote {len(entities):,} entities (context table) -> {where}")
-            where, manifest = write_output(frame, output, table=table, fmt=fmt)
+            with intent(catalog, output):
+                where, manifest = write_output(frame, output, table=table, fmt=fmt)
             record_output(catalog, manifest, output, "sample", table=table, model=model_path)
             out.print(f"wrote {frame.iloc[:, 0].nunique():,} histories, {len(frame):,} events -> {where}")
             return
@@ -547,7 +559,8 @@ def sample(
             frame.attrs[ORIGIN]["operation"]["params"].update(conditions=None, fair=fair)
             frame.attrs[ORIGIN]["operation"]["params"].pop("reproducible", None)
         step("writing")
-        where, manifest = write_output(frame, output, table=table, fmt=fmt)
+        with intent(catalog, output):
+            where, manifest = write_output(frame, output, table=table, fmt=fmt)
         record_output(catalog, manifest, output, "sample", table=table, model=model_path)
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
@@ -555,23 +568,24 @@ def sample(
     _print_rejections(frame)
 
 
-def _check_table_output(output: str, fmt: str | None, table: str | None) -> None:
-    """Refuse a bad output before any work: a file's format and folder, or a database URL without --table."""
+def _check_table_output(output: str, fmt: str | None, table: str | None, inputs: dict) -> None:
+    """Refuse a bad output before any work: a file's format and folder, an input file (`inputs`, by role)
+    or the catalog as the output, or a database URL without --table."""
     if not io.is_url(output):
         io.format_of(output, fmt)
-        io.check_output(output)
+        io.check_output(output, inputs)
     elif not table:
         raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
 
 
-def _context_output(output: str, table: str | None, context_output: str | None) -> tuple[str, str | None]:
+def _context_output(output: str, table: str | None, context_output: str | None, inputs: dict) -> tuple[str, str | None]:
     """Where a history model's context table goes: --context-output, else beside OUTPUT."""
     if io.is_url(output):
         return (context_output or output), f"{table}_context"
     if context_output is None:
         path = Path(output)
         context_output = str(path.with_name(f"{path.stem}-context{path.suffix}"))
-    io.check_output(context_output)
+    io.check_output(context_output, inputs)
     return context_output, None
 
 
@@ -595,7 +609,7 @@ def continue_(
     entity's context and its last events. Writes the new events only."""
     import privsynth as ps
 
-    _check_table_output(output, fmt, table)
+    _check_table_output(output, fmt, table, {"model": model_path, "history": history})
     catalog = open_catalog()
     with _progress("continuing") as step:
         step("loading model")
@@ -608,7 +622,8 @@ def continue_(
         added = model.continue_histories(frame, events=events, seed=seed)
         parent, _ = input_parent(catalog, history, None, frame)  # what `reproduce` reads the histories back from
         added.attrs[ORIGIN]["parents"].append({**parent, "role": "history"})
-        where, manifest = write_output(added, output, table=table, fmt=fmt)
+        with intent(catalog, output):
+            where, manifest = write_output(added, output, table=table, fmt=fmt)
         record_output(catalog, manifest, output, "continue", table=table, model=model_path, history=history)
     out.print(f"wrote {len(added):,} new events of {added.iloc[:, 0].nunique():,} histories -> {where}")
 
@@ -651,9 +666,11 @@ def evaluate(
     import privsynth as ps
     from privsynth.evaluate.gate import check, load_policy, policy_name
 
+    inputs = {"real table": real, "synthetic table": synthetic, "holdout": holdout, "model": model, "policy": policy}
     for path in (output, json_out):
         if path is not None:
-            io.check_output(path)
+            io.check_output(path, inputs)
+    io.distinct_outputs(output, json_out)
     gate_policy = load_policy(policy)
     catalog = open_catalog()
     focused = None
@@ -687,9 +704,10 @@ def evaluate(
         )
         gates = check(result.headline(), gate_policy)
         step("writing the report")
-        result.to_html(output, gates, policy_name(policy))
-        if json_out:
-            result.to_json(json_out)
+        with intent(catalog, output), intent(catalog, json_out):
+            result.to_html(output, gates, policy_name(policy))
+            if json_out:
+                result.to_json(json_out)
         record_evaluation(
             catalog, result, gates, frames, (real, synthetic, holdout), model, [output, json_out], policy_name(policy)
         )
@@ -855,6 +873,7 @@ def demo(
 from privsynth import cli_augment, cli_governance  # noqa: E402, F401  (register their commands on `app`)
 from privsynth.cli_governance import (  # noqa: E402
     input_parent,
+    intent,
     open_catalog,
     record_demo,
     record_evaluation,

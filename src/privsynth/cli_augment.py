@@ -11,7 +11,7 @@ import typer
 
 from privsynth import io
 from privsynth.cli import DataArg, EncodingOpt, SeedOpt, TableOpt, _progress, _read, app, out
-from privsynth.cli_governance import input_parent, open_catalog, record_output
+from privsynth.cli_governance import input_parent, intent, open_catalog, record_output
 from privsynth.errors import PrivsynthError
 from privsynth.governance.manifest import file_sha256
 from privsynth.governance.output import write as write_output
@@ -41,7 +41,7 @@ def augment(
     import privsynth as ps
 
     io.format_of(output, None)
-    io.check_output(output)
+    io.check_output(output, {"input": data, "model": model_path})
     catalog = open_catalog()
     frame = _read(data, table, encoding)
     with _progress("augmenting") as step:
@@ -61,7 +61,8 @@ def augment(
         origin = model.origin("augmented", {"command": "augment", "params": params})
         origin["parents"].append({**real_parent, "role": "real"})
         origin["extra"] = {"mix": mixed.attrs["privsynth"]}
-        where, manifest = write_output(mixed, output, origin=origin)
+        with intent(catalog, output):
+            where, manifest = write_output(mixed, output, origin=origin)
         record_output(catalog, manifest, output, "augment")
     mix = mixed.attrs["privsynth"]
     out.print(
@@ -86,7 +87,7 @@ def perturb(
     from privsynth.augment.perturb import perturb as run_perturb
 
     io.format_of(output, None)
-    io.check_output(output)
+    io.check_output(output, {"input": data, "scenario": scenario})
     plan = load_scenario(scenario)
     frame = _read(data, table, encoding)
     catalog = open_catalog()
@@ -100,7 +101,8 @@ def perturb(
         "synthetic": synthetic,
         "extra": {"steps": records},
     }
-    where, manifest = write_output(changed, output, origin=origin)
+    with intent(catalog, output):
+        where, manifest = write_output(changed, output, origin=origin)
     record_output(catalog, manifest, output, "perturb")
     summary = ", ".join(f"{r['type']} {r['changed']:,}" for r in records)
     out.print(f"wrote {len(changed):,} rows -> {where}; changed: {summary}")
@@ -125,7 +127,7 @@ def simulate(
     from privsynth.augment.simulate import simulate as run_simulate
 
     io.format_of(output, None)
-    io.check_output(output)
+    io.check_output(output, {"scenario": scenario, "model": model_path})
     plan = load_scenario(scenario)
     model = ps.load(model_path) if model_path is not None else None
     catalog = open_catalog()
@@ -138,7 +140,8 @@ def simulate(
     else:
         rules = {"mechanism": "none", "guarantee": "rule-based simulation: no real records were learned"}
         origin = {"kind": "simulated", "operation": operation, "parents": [], "model": {"privacy": rules}}
-    where, manifest = write_output(frame, output, origin=origin)
+    with intent(catalog, output):
+        where, manifest = write_output(frame, output, origin=origin)
     record_output(catalog, manifest, output, "simulate")
     out.print(
         f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"

@@ -17,6 +17,7 @@ from privsynth.cli import _progress, app, out, settings
 from privsynth.errors import PrivsynthError
 from privsynth.governance import manifest as manifests
 from privsynth.governance.catalog import Catalog, location
+from privsynth.governance.intents import intent  # noqa: F401  (the writing commands announce their outputs)
 
 catalog_app = typer.Typer(
     help="The catalog of models, datasets and evaluations: list, show, lineage, verify.", no_args_is_help=True
@@ -293,7 +294,7 @@ def card(
     from privsynth.governance.card import card_context, write_card
     from privsynth.governance.output import read_manifest
 
-    io.check_output(output)
+    io.check_output(output, {"subject": target if Path(target).exists() else None})
     catalog = open_catalog()
     if Path(target).exists():
         manifest = read_manifest(target)

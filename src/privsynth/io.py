@@ -6,19 +6,21 @@ place (or, for databases, inside one transaction), so an interrupted run never l
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
-import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pandas as pd
 
+from privsynth.atomic import (  # noqa: F401  (io's own API: the safe writes)
+    atomic_path,
+    check_output,
+    distinct_outputs,
+    write_bytes_atomic,
+)
 from privsynth.errors import InputError
 
 FORMATS = ("csv", "parquet")
@@ -172,66 +174,28 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
         engine.dispose()
 
 
-def check_output(target: str | os.PathLike) -> None:
-    """Fail early (before any long work) when a file output cannot be written where asked."""
-    target = Path(target)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output directory does not exist: {parent}")
-    if target.is_dir():
-        raise InputError(f"output path is a directory: {target}")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"output directory is not writable: {parent}")
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success rename it over `target`, else delete it."""
-    check_output(target)
-    target = Path(target)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual permissions
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_bytes_atomic(target: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -> Path:
-    """Write a file atomically: `writer` receives an open binary handle on a temporary file."""
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        writer(handle)
-    return Path(target)
-
-
 def write(
     frame: pd.DataFrame,
     location: str | os.PathLike,
     table: str | None = None,
     fmt: str | None = None,
     manifest: dict | None = None,
+    inputs=None,
 ) -> str:
     """Write `frame` to a CSV/Parquet file (atomic rename) or a new database table (one transaction).
 
     With a `manifest` (see `privsynth.governance.manifest`), a Parquet file holds it in its key-value
     metadata (and is marked synthetic or not); a CSV file gets it beside it as LOCATION.manifest.json, with
     the SHA-256 of the CSV's bytes added. A database table gets none (the catalog keeps it).
-    Returns a human description of where it went. Refuses to overwrite an existing database table.
+    Returns a human description of where it went. Refuses to overwrite an existing database table, and a
+    file that is one of `inputs` (paths, or {role: path}) or the catalog (see `privsynth.atomic`).
     """
     import pyarrow.lib
 
     kind = format_of(location, fmt) if not is_url(location) else "sql"
     if kind == "sql":
         return _write_sql(frame, str(location), table)
-    with atomic_path(location) as tmp:
+    with atomic_path(location, inputs) as tmp:
         if kind == "csv":
             _integral_floats_as_ints(frame).to_csv(tmp, index=False, lineterminator="\n")
             if manifest is not None:

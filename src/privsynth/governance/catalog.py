@@ -79,7 +79,8 @@ AUDIT = sa.Table(
     sa.Column("hash", sa.String(64)),
 )
 LEDGER = sa.Table("ledger", _meta, sa.Column("name", sa.String(40), primary_key=True), sa.Column("body", sa.Text))
-EVENTS = ("fit", "sample", "evaluate", "augment", "perturb", "simulate", "export", "record", "reproduce")
+EVENTS = ("fit", "sample", "evaluate", "augment", "perturb", "simulate", "export", "record", "reproduce", "pending")
+SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 
 
 def location(where: str | os.PathLike | None = None) -> str | None:
@@ -90,6 +91,22 @@ def location(where: str | os.PathLike | None = None) -> str | None:
     if text.lower() in ("off", "none", ""):
         return None
     return text if "://" in text else f"sqlite:///{Path(text).absolute()}"
+
+
+def protect(where: str | os.PathLike | None = None) -> None:
+    """Refuse the catalog's database file (and SQLite's journal files beside it) as an output of any write
+    in this process: an output written there would replace the audit log and the ledger."""
+    from privsynth import atomic
+
+    url = location(where)
+    if url is None or not url.startswith("sqlite:///"):
+        return
+    name = url[len("sqlite:///") :].split("?")[0]
+    if name in ("", ":memory:"):
+        return
+    atomic.protect(name, "catalog")
+    for suffix in SQLITE_SIDE_FILES:
+        atomic.protect(f"{name}{suffix}", "catalog's journal")
 
 
 def entry_hash(entry: dict) -> str:
@@ -117,6 +134,7 @@ class Catalog:
         if url is None:
             raise InputError("the catalog is switched off (PRIVSYNTH_CATALOG=off)")
         self.url = url
+        protect(url)
         if url.startswith("sqlite:///"):
             folder = Path(url[len("sqlite:///") :]).parent
             try:
@@ -367,6 +385,7 @@ class Catalog:
             problems += self._verify_artifacts(facts, artifacts)
             problems += self._verify_lineage(facts, lineage)
         problems += self._verify_files(facts, files, paths)
+        problems += self._verify_pending(entries, paths)
         return problems
 
     @staticmethod
@@ -417,6 +436,14 @@ class Catalog:
                 except InputError as exc:  # e.g. a CSV whose sidecar manifest was deleted
                     problems.append(str(exc))
         return problems
+
+    def _verify_pending(self, entries: list[dict], paths: Iterable[str | os.PathLike] | None = None) -> list[str]:
+        """Outputs written but never recorded: write intents ("pending" entries) no record committed."""
+        from privsynth.governance.intents import unrecorded
+
+        with self.engine.connect() as conn:
+            in_files = {(r.path, r.sha256) for r in conn.execute(sa.select(FILES.c.path, FILES.c.sha256))}
+        return unrecorded(entries, in_files, paths)
 
     def _verify_chain(self) -> list[str]:
         problems = []

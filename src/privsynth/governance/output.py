@@ -43,10 +43,13 @@ def write(
     table: str | None = None,
     fmt: str | None = None,
     origin: dict | None = None,
+    inputs=None,
 ) -> tuple[str, dict | None]:
-    """Write `frame` atomically with its manifest (when it has an origin); returns (where, manifest)."""
+    """Write `frame` atomically with its manifest (when it has an origin); returns (where, manifest).
+    Refuses a file `location` that is one of `inputs` (paths, or {role: path}; by inode, so a link or
+    another spelling of the same file counts) or the catalog's database file; nothing is written then."""
     manifest = manifest_for(frame, origin)
-    return io.write(frame, location, table=table, fmt=fmt, manifest=manifest), manifest
+    return io.write(frame, location, table=table, fmt=fmt, manifest=manifest, inputs=inputs), manifest
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
