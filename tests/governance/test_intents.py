@@ -111,12 +111,39 @@ def test_a_fit_killed_between_rename_and_record_is_reported_with_its_artifact(ru
     assert len(pending) == 1 and json.loads(pending[0]["details"])["path"] == str(here / "m.psm")
 
 
-def test_a_record_killed_before_its_audit_entry_is_reported(run_cli, here):
-    """Killed inside the record, after the catalog rows and before the audit entry that commits them."""
-    _killed_at(here, "audit", "fit", "fit", "cars.csv", "-o", "m.psm", "--engine", "copula")
-    problems = _catalog(here).verify()
-    assert any("m.psm: recorded" in p and "no audit entry commits its write intent" in p for p in problems), problems
-    assert any("no audit entry records it" in p for p in problems)
+def test_a_record_killed_after_its_rows_and_before_its_audit_entry_leaves_no_unbacked_rows(run_cli, here):
+    """Killed inside the record's transaction, after the catalog rows and before the audit entry that carries
+    them: the rows go with the transaction, so the model file is reported as written but never recorded and
+    no catalog row lacks its chained entry."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from privsynth.cli import main
+        from privsynth.governance.catalog import Catalog
+
+        real = Catalog._append
+
+        def dying(self, event, artifact_id, details, write=None):
+            if event == "fit":
+                def rows_then_kill(conn, seq):
+                    write(conn, seq)
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real(self, event, artifact_id, details, rows_then_kill)
+            return real(self, event, artifact_id, details, write)
+
+        Catalog._append = dying
+        sys.exit(main(sys.argv[1:]))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    env.pop("PRIVSYNTH_CATALOG", None)
+    args = ["fit", "cars.csv", "-o", "m.psm", "--engine", "copula"]
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=here, env=env, capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    catalog = _catalog(here)
+    assert [a for a in catalog.artifacts() if a["kind"] == "model"] == []  # rolled back with its entry
+    problems = catalog.verify()
+    assert any("m.psm: written" in p and "never recorded" in p for p in problems), problems
 
 
 def test_a_write_that_never_reached_its_rename_is_not_a_problem(here, monkeypatch):
