@@ -76,8 +76,8 @@ class Model:
         `frame.attrs["privsynth"]`.
         """
         blocks = self.sample_blocks(n, seed, conditions, temperature, rebalance)
-        why = sampling.whole_table_reason(self, rebalance) or "Model.sample returns them as one table"
-        sampling.check_memory(blocks, f"{why} (Model.sample_to streams a sample to a file in blocks)")
+        if not sampling.whole_table_reason(self, rebalance):  # (sample_blocks checked a whole-table sample)
+            sampling.check_memory(blocks, "Model.sample returns them as one table (Model.sample_to streams them)")
         frames = list(blocks.frames())
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, copy=False)
         if blocks.stats:
@@ -118,7 +118,11 @@ class Model:
             self._resolved(ranges)  # refuse bad ranges before any row is drawn
         params = {"rows": n, "seed": seed, "conditions": asked, "temperature": temperature, "rebalance": rebalance}
         origin = self.origin("synthetic", {"command": "sample", "params": params})
-        return sampling.Blocks(self, n, seed, conditions, ranges, temperature, rebalance, fitted, origin)
+        blocks = sampling.Blocks(self, n, seed, conditions, ranges, temperature, rebalance, fitted, origin)
+        reason = sampling.whole_table_reason(self, rebalance)
+        if reason:
+            sampling.check_memory(blocks, reason)
+        return blocks
 
     def sample_to(
         self,
@@ -141,9 +145,6 @@ class Model:
         from privsynth.governance.output import write_stream
 
         blocks = self.sample_blocks(n, seed, conditions, temperature, rebalance)
-        reason = sampling.whole_table_reason(self, rebalance)
-        if reason:
-            sampling.check_memory(blocks, reason)
         return write_stream(blocks, location, table=table, fmt=fmt, progress=progress)
 
     def origin(self, kind: str, operation: dict) -> dict:
