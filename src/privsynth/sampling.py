@@ -161,19 +161,29 @@ def available_memory() -> int | None:
 
 def check_memory(blocks: Blocks, what: str) -> None:
     """Refuse, before drawing them, `blocks.n` rows held in memory at once (`what`: why they must be) when
-    they would take more than MEMORY_SHARE of the memory available, by a 1,000-row pilot's bytes per row."""
+    they would take more than MEMORY_SHARE of the memory available: a rough bound from the column types
+    first, and when that is not clearly small, a 1,000-row pilot's bytes per row."""
     if blocks.n <= BLOCK_ROWS:
         return
+    columns = [c for c in blocks.model.schema.columns if c.policy != "drop"]
+    rough = sum(8 if c.dtype != "object" else 64 for c in columns)
     available = available_memory()
-    if available is None:
+    if available is None or blocks.n * rough * WORKING_COPIES < 0.1 * available:
         return
     pilot_rngs = block_rngs(blocks.seed, 0)[:3]  # the pilot's rows are measured, never used
     pilot = blocks.model._draw(1_000, blocks.fitted, None, *pilot_rngs)
     per_row = float(pilot.memory_usage(deep=True, index=False).sum()) / len(pilot)
-    needed = per_row * blocks.n * WORKING_COPIES
-    if needed > MEMORY_SHARE * available:
+    refuse_beyond_memory(blocks.n, per_row, what, available)
+
+
+def refuse_beyond_memory(rows: int, per_row: float, what: str, available: int | None = None) -> None:
+    """Refuse `rows` rows of `per_row` bytes held at once (`what` says why) beyond MEMORY_SHARE of the memory
+    available (a few working copies of them counted)."""
+    available = available_memory() if available is None else available
+    needed = per_row * rows * WORKING_COPIES
+    if available is not None and needed > MEMORY_SHARE * available:
         raise ParameterError(
-            f"{blocks.n:,} rows cannot be sampled: {what}, so they are held in memory at once, about "
+            f"{rows:,} rows cannot be sampled: {what}, so they are held in memory at once, about "
             f"{gib(needed)} where {gib(available)} is available; sample fewer rows"
         )
 
