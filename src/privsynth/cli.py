@@ -547,25 +547,21 @@ def sample(
         conditions = _conditions(condition or [])
         if sensitive is not None:
             conditions = _fair(model, rows, sensitive, equalise, outcome, seed, conditions)
-        frame = model.sample(
-            rows,
-            seed=seed,
-            conditions=conditions,
-            temperature=temperature,
-            rebalance=_rebalance(rebalance or []),
+        blocks = model.sample_blocks(
+            rows, seed=seed, conditions=conditions, temperature=temperature, rebalance=_rebalance(rebalance or [])
         )
         if sensitive is not None:  # per-row groups: record how they were chosen, not the rows
             fair = {"sensitive": sensitive, "equalise": equalise, "outcome": outcome}
-            frame.attrs[ORIGIN]["operation"]["params"].update(conditions=None, fair=fair)
-            frame.attrs[ORIGIN]["operation"]["params"].pop("reproducible", None)
-        step("writing")
+            blocks.origin["operation"]["params"].update(conditions=None, fair=fair)
+            blocks.origin["operation"]["params"].pop("reproducible", None)
         with intent(catalog, output):
-            where, manifest = write_output(frame, output, table=table, fmt=fmt)
+            where, manifest = write_stream(
+                blocks, output, table=table, fmt=fmt, progress=lambda done, n: step(f"{done:,} of {n:,} rows written")
+            )
         record_output(catalog, manifest, output, "sample", table=table, model=model_path)
-    out.print(
-        f"wrote {len(frame):,} rows x {frame.shape[1]} columns in {time.perf_counter() - started:.1f} s -> {where}"
-    )
-    _print_rejections(frame)
+    columns = manifest["content"]["columns"]
+    out.print(f"wrote {rows:,} rows x {columns} columns in {time.perf_counter() - started:.1f} s -> {where}")
+    _print_rejections(blocks)
 
 
 def _check_table_output(output: str, fmt: str | None, table: str | None, inputs: dict) -> None:
@@ -880,7 +876,7 @@ from privsynth.cli_governance import (  # noqa: E402
     record_fit,
     record_output,
 )
-from privsynth.governance.output import ORIGIN  # noqa: E402
+from privsynth.governance.output import ORIGIN, write_stream  # noqa: E402
 from privsynth.governance.output import write as write_output  # noqa: E402
 
 

@@ -149,7 +149,8 @@ def simulate(
 
 
 def _print_rejections(frame) -> None:
-    stats = frame.attrs.get("privsynth") or {}
+    """The redraws of a sampled frame (its attrs) or of a streamed sample (`sampling.Blocks.stats`)."""
+    stats = frame.stats if hasattr(frame, "stats") else frame.attrs.get("privsynth") or {}
     stats = stats.get("sampling") or stats  # augment: the synthetic rows' sampling figures
     if stats.get("rejected_by"):
         rules = ", ".join(f"{rule} ({count:,})" for rule, count in stats["rejected_by"].items())

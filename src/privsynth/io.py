@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -234,7 +235,9 @@ def _write_sidecar(location: str | os.PathLike, data_file: Path, manifest: dict)
     write_bytes_atomic(f"{location}{SIDECAR_SUFFIX}", lambda fh: fh.write(text.encode()))
 
 
-def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
+def _write_sql(frame: pd.DataFrame | Iterable[pd.DataFrame], url: str, table: str | None) -> str:
+    """A new table holding `frame` (or the frames of an iterator, appended in order: `privsynth.streamio`),
+    all rows or none."""
     import sqlalchemy
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -251,12 +254,15 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
             if sqlalchemy.inspect(conn).has_table(table):
                 raise InputError(f"table {table!r} already exists in {url}; choose another --table")
             created = True
-            frame.to_sql(table, conn, index=False, chunksize=50_000)
-    except (SQLAlchemyError, ValueError, TypeError) as exc:
+            for part in [frame] if isinstance(frame, pd.DataFrame) else frame:
+                part.to_sql(table, conn, index=False, chunksize=50_000, if_exists="append")
+    except BaseException as exc:
         if created:  # some drivers (sqlite3) create the table outside the transaction: remove it
             quoted = engine.dialect.identifier_preparer.quote(table)
             with engine.begin() as conn:
                 conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {quoted}"))
+        if not isinstance(exc, SQLAlchemyError | ValueError | TypeError):
+            raise
         raise InputError(f"cannot write table {table!r} to {url}: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
@@ -279,11 +285,12 @@ def _bad_byte(path: Path, encoding: str) -> tuple[int, bytes]:
     return offset, b""
 
 
-def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:
+def _integral_floats_as_ints(frame: pd.DataFrame, among: set | None = None) -> pd.DataFrame:
     """For CSV text only: float columns holding only whole numbers (integers with nulls, as pandas reads
-    them) are written as `12`, not `12.0`, as they stood in a CSV input. The frame is not modified."""
+    them) are written as `12`, not `12.0`, as they stood in a CSV input (of the columns `among`, if given).
+    The frame is not modified."""
     out = frame
-    for name in frame.columns:
+    for name in frame.columns if among is None else [c for c in frame.columns if c in among]:
         column = frame[name]
         if pd.api.types.is_float_dtype(column):
             values = column.dropna().to_numpy()

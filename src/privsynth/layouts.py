@@ -136,12 +136,26 @@ def capacity(layout: dict) -> int:
     return len(layout["free"]) * int(np.prod([len(ALPHABETS[c]) for c in rest], dtype=object))
 
 
-def generate(state: dict, n: int, rng: np.random.Generator, *, unique: bool, sequential: bool) -> np.ndarray:
+def generate(
+    state: dict,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    unique: bool,
+    sequential: bool,
+    cursor: dict | None = None,
+    step: int = 1,
+) -> np.ndarray:
     """`n` values in the learned layouts (in proportion to their rows), never equal to a real value.
 
     `sequential` numbers each layout's values 1, 2, ... within its free namespace (surrogate keys); otherwise
     they are drawn at random, without repeats when `unique`. Values beyond a layout's namespace, or all of
-    them when no layout was learned, are fallback keys in the marker namespace."""
+    them when no layout was learned, are fallback keys in the marker namespace. A `cursor` (a dict kept by
+    the caller across calls, see `privsynth.sampling`) continues the numbering where the previous call left
+    it, so the values of consecutive blocks of one sample stay distinct: unique draws are then a keyed
+    permutation of the namespace (`permuted`) taken at the layout's running count, not a fresh draw. With
+    `step` (unique draws with a cursor), only every step-th index is used: card numbers keep their last
+    digit free for the check digit, so setting it cannot make two distinct draws equal."""
     layouts = state.get("layouts") or []
     out = np.empty(n, dtype=object)
     if n == 0:
@@ -150,24 +164,85 @@ def generate(state: dict, n: int, rng: np.random.Generator, *, unique: bool, seq
     if layouts:
         weights = np.array([lay["rows"] for lay in layouts], dtype="float64")
         which = rng.choice(len(layouts), size=n, p=weights / weights.sum())
+        counts = cursor.setdefault("counts", [0] * len(layouts)) if cursor is not None else [0] * len(layouts)
         spill = []
         for i, layout in enumerate(layouts):
             rows = np.flatnonzero(which == i)
             room = capacity(layout)
+            stepped = step if step > 1 and unique and cursor is not None and _tail(layout) else 1
+            room //= stepped
             if unique or sequential:
-                spill.extend(rows[room:])
-                rows = rows[:room]
+                left = max(room - counts[i], 0)
+                spill.extend(rows[left:])
+                rows = rows[:left]
             if sequential:
-                indices = np.arange(1, len(rows) + 1) % room
+                indices = (counts[i] + np.arange(1, len(rows) + 1)) % room
+            elif unique and cursor is not None:
+                indices = permuted(_key(cursor, i), room, counts[i] + np.arange(len(rows))) * stepped
             elif unique:
                 indices = distinct_integers(rng, room, len(rows))
             else:
                 indices = rng.integers(0, min(room, 2**62), size=len(rows))
+            counts[i] += len(rows)
             if len(rows):
                 out[rows] = _values(layout, indices)
         spill = np.asarray(spill, dtype=int)
-    out[spill] = fallback(state.get("marker", MARKERS[0]), len(spill), taken=set(out[out != None]))  # noqa: E711
+    start = cursor.get("fallback", 0) if cursor is not None else 0
+    taken = set(out[out != None])  # noqa: E711
+    out[spill] = fallback(state.get("marker", MARKERS[0]), len(spill), taken=taken, start=start)
+    if cursor is not None:
+        cursor["fallback"] = start + len(spill) + len(taken)  # past every number this call could have used
     return out
+
+
+def _tail(layout: dict) -> str:
+    """The layout's variable characters after its free prefix (drawn in mixed radix)."""
+    classes = "".join(cls * width for cls, width in layout["parts"] if cls != "lit")
+    return classes[len(layout["free"][0]) :]
+
+
+def _key(cursor: dict, part: int) -> np.ndarray:
+    """Round keys of the permutation for one part (layout) of a column, from the cursor's entropy."""
+    return np.random.SeedSequence(cursor.get("entropy", 0), spawn_key=(part,)).generate_state(ROUNDS, np.uint64)
+
+
+ROUNDS = 6
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a fast, well-spread 64-bit mixing function (uint64 arithmetic wraps)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def permuted(keys: np.ndarray, room: int, indices: np.ndarray) -> np.ndarray:
+    """The images of `indices` (distinct integers in [0, room)) under a keyed bijection of [0, room): a
+    balanced Feistel network over the smallest even number of bits that holds `room`, cycle-walked back into
+    [0, room). Distinct indices give distinct images, with memory in len(indices), whatever `room`
+    (up to 2**62): so block k of a sample can take indices counted from where block k-1 stopped."""
+    indices = np.asarray(indices, dtype=np.uint64)
+    if room <= 1:
+        return np.zeros(len(indices), dtype="int64")
+    half = max(1, (int(room - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    shift = np.uint64(half)
+
+    def encrypt(x: np.ndarray) -> np.ndarray:
+        left, right = x >> shift, x & mask
+        for key in keys:
+            left, right = right, left ^ (_mix(right ^ key) & mask)
+        return (left << shift) | right
+
+    with np.errstate(over="ignore"):
+        out = encrypt(indices)
+        outside = out >= np.uint64(room)
+        while outside.any():  # cycle-walking: a permutation of the bigger square restricted to [0, room)
+            out[outside] = encrypt(out[outside])
+            outside = out >= np.uint64(room)
+    return out.astype("int64")
 
 
 def distinct_integers(rng: np.random.Generator, room: int, size: int) -> np.ndarray:
@@ -211,11 +286,12 @@ def _values(layout: dict, indices: np.ndarray) -> np.ndarray:
     return out
 
 
-def fallback(mark: str, n: int, width: int = 6, taken: set | None = None) -> list[str]:
-    """`n` distinct keys `<mark>000001`, ... (never real: see `marker`), skipping any in `taken`."""
+def fallback(mark: str, n: int, width: int = 6, taken: set | None = None, start: int = 0) -> list[str]:
+    """`n` distinct keys `<mark>000001`, ... (never real: see `marker`), skipping any in `taken`; numbered
+    from `start` + 1 (a later block of one sample continues where the previous one stopped)."""
     taken = taken or set()
-    digits = max(width, len(str(n + len(taken))))
-    out, k = [], 0
+    digits = max(width, len(str(start + n + len(taken))))
+    out, k = [], start
     while len(out) < n:
         k += 1
         key = f"{mark}{k:0{digits}d}"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privsynth import __version__, engines, replacements
+from privsynth import __version__, engines, replacements, sampling
 from privsynth.engines import auto
 from privsynth.engines.base import fitted_class, params_of
 from privsynth.errors import InputError, ParameterError, SchemaError
@@ -75,6 +75,26 @@ class Model:
         model's: below 1 more typical rows, above 1 more diverse. How many rows had to be drawn again is in
         `frame.attrs["privsynth"]`.
         """
+        blocks = self.sample_blocks(n, seed, conditions, temperature, rebalance)
+        if not sampling.whole_table_reason(self, rebalance):  # (sample_blocks checked a whole-table sample)
+            sampling.check_memory(blocks, "Model.sample returns them as one table (Model.sample_to streams them)")
+        frames = list(blocks.frames())
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, copy=False)
+        if blocks.stats:
+            frame.attrs["privsynth"] = blocks.stats
+        frame.attrs[ORIGIN] = blocks.origin
+        return frame
+
+    def sample_blocks(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+        temperature: float | None = None,
+        rebalance: Mapping[str, Mapping[Any, float]] | None = None,
+    ) -> sampling.Blocks:
+        """The sample `sample` would return, planned and checked but not drawn: its `frames()` yield it
+        block by block (`privsynth.sampling`), for writers that stream it to a file."""
         from privsynth.augment import conditions as cond
 
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
@@ -82,7 +102,6 @@ class Model:
         n = int(n)
         seed = _fresh_seed() if seed is None else int(seed)
         asked = conditions
-        engine_rng, decode_rng, extra_rng, cond_rng = _rngs(seed, 4)
         fitted = self.fitted
         if temperature is not None:
             if not hasattr(fitted, "temperature"):
@@ -94,17 +113,39 @@ class Model:
         if conditions is not None and not isinstance(conditions, pd.DataFrame):
             conditions, ranges = cond.split(dict(conditions))
             conditions = conditions or None
-        if rebalance:
-            conditions = self._with_rebalance(n, seed, fitted, conditions, rebalance)
-        fixed = self._fixed(n, conditions, cond_rng) if conditions is not None else None
-        frame = self._draw(n, fitted, fixed, engine_rng, decode_rng, extra_rng)
-        if ranges or self.schema.constraints:
-            from privsynth.augment.enforce import enforce
-
-            frame = enforce(self, frame, seed, fitted, fixed, self._resolved(ranges))
+        sampling.check_lengths(conditions, n)
+        if ranges:
+            self._resolved(ranges)  # refuse bad ranges before any row is drawn
         params = {"rows": n, "seed": seed, "conditions": asked, "temperature": temperature, "rebalance": rebalance}
-        frame.attrs[ORIGIN] = self.origin("synthetic", {"command": "sample", "params": params})
-        return frame
+        origin = self.origin("synthetic", {"command": "sample", "params": params})
+        blocks = sampling.Blocks(self, n, seed, conditions, ranges, temperature, rebalance, fitted, origin)
+        reason = sampling.whole_table_reason(self, rebalance)
+        if reason:
+            sampling.check_memory(blocks, reason)
+        return blocks
+
+    def sample_to(
+        self,
+        location: str | os.PathLike,
+        n: int,
+        seed: int | None = None,
+        *,
+        table: str | None = None,
+        fmt: str | None = None,
+        conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+        temperature: float | None = None,
+        rebalance: Mapping[str, Mapping[Any, float]] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[str, dict]:
+        """Write `sample(n, ...)`'s rows to a CSV/Parquet file or a new database table, one block at a time:
+        memory stays bounded by a block whatever `n`, and the file holds the same rows `sample` returns.
+        Refuses up front (after the first block) a sample the output's disk cannot hold; a full disk or any
+        error mid-way leaves nothing at `location`. `progress(rows_written, n)` is called after each block.
+        Returns (where it went, the manifest attached to it)."""
+        from privsynth.governance.output import write_stream
+
+        blocks = self.sample_blocks(n, seed, conditions, temperature, rebalance)
+        return write_stream(blocks, location, table=table, fmt=fmt, progress=progress)
 
     def origin(self, kind: str, operation: dict) -> dict:
         """What a table made from this model says about where it came from (`frame.attrs[ORIGIN]`); the
@@ -121,15 +162,22 @@ class Model:
             "model": model,
         }
 
-    def _draw(self, n: int, fitted, fixed: Encoded | None, engine_rng, decode_rng, extra_rng) -> pd.DataFrame:
-        """n rows from the engine, decoded, with the unlearned columns filled in."""
+    def _draw(
+        self, n: int, fitted, fixed: Encoded | None, engine_rng, decode_rng, extra_rng, cursors: dict | None = None
+    ) -> pd.DataFrame:
+        """n rows from the engine, decoded, with the unlearned columns filled in (`cursors`: one dict per
+        column, carried across the blocks of one sample so that keys continue: `replacements.draw`)."""
         encoded = fitted.sample(n, engine_rng, fixed)
         learned = self.encoder.decode(encoded, self.schema, decode_rng, fixed)
         out = {}
         for column in self.schema.columns:
             if column.policy == "drop":
                 continue
-            out[column.name] = learned[column.name] if column.learned else self._replacement(column, n, extra_rng)
+            out[column.name] = (
+                learned[column.name]
+                if column.learned
+                else self._replacement(column, n, extra_rng, None if cursors is None else cursors[column.name])
+            )
         # concat keeps one block per column: the dict constructor would copy them into merged blocks
         return pd.concat(out, axis=1, copy=False) if out else pd.DataFrame(index=range(n))
 
@@ -232,7 +280,7 @@ class Model:
                 frame[codec.name] = converted
         return frame
 
-    def _replacement(self, column, n: int, rng: np.random.Generator) -> pd.Series:
+    def _replacement(self, column, n: int, rng: np.random.Generator, cursor: dict | None = None) -> pd.Series:
         state = self.extras.get(column.name, {})
         if column.kind in ("constant", "empty"):
             series = pd.Series([column.value] * n, dtype=object)
@@ -240,7 +288,8 @@ class Model:
             lengths = np.interp(rng.random(n), np.linspace(0, 1, len(state["lengths"])), state["lengths"])
             series = pd.Series(placeholder_text(np.round(lengths).astype(int), rng), dtype=object)
         else:
-            series = pd.Series(replacements.draw(column.pii or "key", column.policy, state, n, rng, column.dtype))
+            kind = column.pii or "key"
+            series = pd.Series(replacements.draw(kind, column.policy, state, n, rng, column.dtype, cursor))
         if column.nullable and state.get("null_rate"):
             series = series.where(rng.random(n) >= state["null_rate"], None)
         try:

@@ -89,23 +89,42 @@ def _house_numbers(texts: pd.Series) -> dict:
     return {"house_width": 8, "house_starts": ["99"]}  # no real number has 8 digits after the widths above
 
 
-def draw(kind: str, policy: str, state: dict, n: int, rng: np.random.Generator, dtype: str = "object") -> np.ndarray:
+def draw(
+    kind: str,
+    policy: str,
+    state: dict,
+    n: int,
+    rng: np.random.Generator,
+    dtype: str = "object",
+    cursor: dict | None = None,
+) -> np.ndarray:
     """`n` replacement values; none equals a real value of the column the state was learned from. An empty
     state (differentially private fits, which measure nothing outside their mechanism) gives marker keys,
-    or integer keys 1..n for a numeric `dtype`: unchecked against the data, as nothing was measured."""
+    or integer keys 1..n for a numeric `dtype`: unchecked against the data, as nothing was measured.
+
+    A `cursor` (one dict per column, kept by the caller across the blocks of one sample: `privsynth.sampling`)
+    makes block k continue where block k-1 stopped: integer keys and counters from the rows drawn so far,
+    unique draws from a keyed permutation at the running count, unique e-mail addresses tagged `+k`. Values
+    that must be distinct then stay distinct across blocks, with memory independent of the rows drawn."""
+    at = 0
+    if cursor is not None:
+        at = cursor.get("rows", 0)
+        cursor["rows"] = at + n
     if state.get("layouts") and not isinstance(state["layouts"][0], dict):
         state = {k: v for k, v in state.items() if k != "layouts"}  # a model file from before free namespaces
     if kind == "key" and "start" in state:
-        return np.arange(state["start"], state["start"] + n)
+        return np.arange(state["start"] + at, state["start"] + at + n)
     numeric = dtype != "object" and pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(dtype))
     if kind == "key" and numeric and not state.get("layouts"):
-        return np.arange(1, n + 1)
+        return np.arange(at + 1, at + n + 1)
     unique = state.get("unique", policy == "surrogate")
     if kind == "key" or kind in DIGIT_KINDS:
         if not state.get("layouts") and kind != "key":
-            return np.array(layouts.fallback(state.get("marker", "S"), n), dtype=object)
+            return np.array(layouts.fallback(state.get("marker", "S"), n, start=at), dtype=object)
         unique = unique or kind == "key"
-        values = layouts.generate(state, n, rng, unique=unique, sequential=policy == "surrogate")
+        if kind == "credit_card" and unique and cursor is not None:
+            return _cards(state, n, rng, cursor)
+        values = layouts.generate(state, n, rng, unique=unique, sequential=policy == "surrogate", cursor=cursor)
         if kind == "credit_card":
             values = np.array([_luhn(v) for v in values], dtype=object)
             while unique and pd.Series(values).duplicated().any():  # a check digit can make two draws equal
@@ -116,13 +135,22 @@ def draw(kind: str, policy: str, state: dict, n: int, rng: np.random.Generator, 
     faker = _faker(rng)
     if kind == "email":
         domain = state.get("domain", "synthetic.invalid")
-        return _distinct([f"{faker.user_name()}@{domain}" for _ in range(n)], unique, "@")
+        block = cursor.get("blocks", 0) if cursor is not None else 0
+        if cursor is not None:
+            cursor["blocks"] = block + 1
+        tag = f"+{block}" if block else ""  # faker's user names hold no '+': blocks never share an address
+        return _distinct([f"{faker.user_name()}{tag}@{domain}" for _ in range(n)], unique, "@" if not tag else "+")
     if kind == "ip_address":
         network = ipaddress.ip_network(state.get("block") or BLOCKS[0])
         room = network.num_addresses - 2
         if state.get("block") is None:
-            return np.array(layouts.fallback(state.get("marker", "S"), n), dtype=object)
-        picks = layouts.distinct_integers(rng, room, n) if unique and n <= room else rng.integers(0, room, size=n)
+            return np.array(layouts.fallback(state.get("marker", "S"), n, start=at), dtype=object)
+        if unique and cursor is not None and at + n <= room:
+            picks = layouts.permuted(layouts._key(cursor, 0), room, at + np.arange(n))
+        elif unique and cursor is None and n <= room:
+            picks = layouts.distinct_integers(rng, room, n)
+        else:
+            picks = rng.integers(0, room, size=n)
         return np.array([str(network.network_address + 1 + int(p)) for p in picks], dtype=object)
     if kind == "street_address":
         width, starts = state.get("house_width", 8), state.get("house_starts", ["99"])
@@ -138,7 +166,15 @@ def draw(kind: str, policy: str, state: dict, n: int, rng: np.random.Generator, 
             middle = " ".join(f"{letters[rng.integers(len(letters))]}." for _ in range(initials))
             out.append(f"{faker.first_name()} {middle} {faker.last_name()}")
         return np.array(out, dtype=object)
-    return np.array(layouts.fallback(state.get("marker", "S"), n), dtype=object)
+    return np.array(layouts.fallback(state.get("marker", "S"), n, start=at), dtype=object)
+
+
+def _cards(state: dict, n: int, rng: np.random.Generator, cursor: dict) -> np.ndarray:
+    """Unique card numbers for one block of a sample: the check digit is the last variable digit, so the
+    namespace is drawn with that digit 0 (index x 10, from the permutation of a tenth of the namespace) and
+    then set by Luhn; distinct draws stay distinct, within the block and across blocks."""
+    values = layouts.generate(state, n, rng, unique=True, sequential=False, cursor=cursor, step=10)
+    return np.array([_luhn(v) for v in values], dtype=object)
 
 
 def _faker(rng: np.random.Generator):

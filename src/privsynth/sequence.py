@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privsynth import replacements
+from privsynth import replacements, sampling
 from privsynth.errors import InputError
 from privsynth.governance.output import ORIGIN
 from privsynth.governance.recipes import plain_params
@@ -161,6 +161,7 @@ class SequenceModel:
             )
         rng = np.random.default_rng(seed)
         seeds = rng.integers(0, 2**31 - 1, size=2)
+        self._check_memory(entities, int(seeds[0]), conditions)
         heads = self.entity_model.sample(entities, seed=int(seeds[0]), conditions=conditions or None)
         heads = heads.reset_index(drop=True)
         fewest = 0 if self.table_context else 1
@@ -183,6 +184,18 @@ class SequenceModel:
         context.attrs[ORIGIN] = self._origin({**params, "table": "entities"})
         out.attrs[ORIGIN] = self._origin(params)
         return context, out
+
+    def _check_memory(self, entities: int, seed: int, conditions: dict | None) -> None:
+        """Histories are generated in memory: refuse, before any is, a sample whose events (by the lengths a
+        pilot of the entity model draws) would not fit (`sampling.refuse_beyond_memory`)."""
+        if entities <= sampling.BLOCK_ROWS:
+            return
+        pilot = self.entity_model.sample(2_000, seed=seed, conditions=conditions or None)
+        length = float(np.nanmean(np.maximum(1, np.nan_to_num(pilot[LENGTH].to_numpy(dtype="float64")))))
+        columns = self.event_model.schema.columns
+        per_row = sum(8 if c.dtype != "object" else 64 for c in columns) + 64  # + the key
+        what = "a history model's events are generated in memory"
+        sampling.refuse_beyond_memory(int(entities * length), per_row, what)
 
     def continue_histories(self, history: pd.DataFrame, events: int | None = None, seed: int = 0) -> pd.DataFrame:
         """The next events of the given histories (their own keys: these entities exist already). `history` holds

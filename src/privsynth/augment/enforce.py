@@ -32,13 +32,20 @@ def broken(frame: pd.DataFrame, constraints: list, ranges: dict, kinds: dict, fo
     return out
 
 
-def enforce(model, frame: pd.DataFrame, seed: int, fitted, fixed: Encoded | None, ranges: dict) -> pd.DataFrame:
+def enforce(
+    model, frame: pd.DataFrame, seed: int, fitted, fixed: Encoded | None, ranges: dict, stream: tuple = ()
+) -> pd.DataFrame:
     """`frame` with every row meeting the model's constraints and `ranges` (see the module docstring);
-    `frame.attrs["privsynth"]` records how many rows were drawn and rejected, per rule."""
+    `frame.attrs["privsynth"]` records how many rows were drawn and rejected, per rule. `stream` tells the
+    blocks of one sample apart (`privsynth.sampling`): block k >= 1 redraws from its own streams. A redrawn
+    row keeps its own unlearned values (keys, identifiers, text) unless a rule reads them: a candidate's
+    keys are numbered afresh and would repeat the sample's."""
     constraints = list(model.schema.constraints)
     kinds = {c.name: c.kind for c in model.schema.columns}
     formats = {c.name: c.datetime_format for c in model.schema.columns}
     n = len(frame)
+    used = {name for c in constraints for name in c.columns_used()} | set(ranges)
+    kept = [c.name for c in model.schema.columns if not c.learned and c.name in frame.columns and c.name not in used]
     transform(frame, constraints, kinds, formats)
     drawn, rejected_by, accepted, tried = n, {}, 1, 1
     for round_ in range(1, MAX_ROUNDS + 1):
@@ -57,7 +64,7 @@ def enforce(model, frame: pd.DataFrame, seed: int, fitted, fixed: Encoded | None
             values = np.repeat(fixed.values[rows], per_row, axis=0)
             candidates_fixed = Encoded(fixed.names, fixed.cardinality, values)
         m = len(rows) * per_row
-        streams = np.random.SeedSequence([seed, 0x5EED, round_]).spawn(3)  # seeded, one stream set per round
+        streams = np.random.SeedSequence([seed, 0x5EED, round_, *stream]).spawn(3)  # seeded, one stream set per round
         engine_rng, decode_rng, extra_rng = (np.random.default_rng(s) for s in streams)
         candidates = model._draw(m, fitted, candidates_fixed, engine_rng, decode_rng, extra_rng)
         drawn += m
@@ -71,6 +78,8 @@ def enforce(model, frame: pd.DataFrame, seed: int, fitted, fixed: Encoded | None
         pick = np.flatnonzero(has) * per_row + ok[has].argmax(axis=1)
         if pick.size:
             replacement = candidates.iloc[pick].set_axis(rows[has])
+            if kept:
+                replacement[kept] = frame.loc[rows[has], kept]
             frame = pd.concat([frame.drop(index=rows[has]), replacement]).sort_index()
     else:
         rules = broken(frame, constraints, ranges, kinds, formats)

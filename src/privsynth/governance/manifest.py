@@ -143,10 +143,12 @@ def dataset(
     model: dict | None = None,
     synthetic: bool = True,
     extra: dict | None = None,
+    content: dict | None = None,
 ) -> dict:
     """The manifest of an output table. `operation` is {"command": ..., "params": {...}}: enough, with the
     parents, to run it again (`privsynth reproduce`). `model` is the manifest of the model that generated
-    rows, if any: its engine, schema hash and privacy statement carry over."""
+    rows, if any: its engine, schema hash and privacy statement carry over. `content`: the table's fingerprint,
+    given when `frame` is not at hand (a sample written block by block: `privsynth.streamio`)."""
     from privsynth.fingerprint import fingerprint
 
     engine = (model or {}).get("engine", {}).get("name")
@@ -160,7 +162,7 @@ def dataset(
         "author": author(),
         "operation": operation,
         "parents": parents,
-        "content": fingerprint(frame),
+        "content": content if content is not None else fingerprint(frame),
         "engine": (model or {}).get("engine"),
         "schema_sha256": (model or {}).get("schema_sha256"),
         "privacy": (model or {}).get("privacy") or {"mechanism": "none", "guarantee": NO_GUARANTEE},

@@ -52,6 +52,41 @@ def write(
     return io.write(frame, location, table=table, fmt=fmt, manifest=manifest, inputs=inputs), manifest
 
 
+def write_stream(
+    blocks,
+    location: str | os.PathLike,
+    table: str | None = None,
+    fmt: str | None = None,
+    progress=None,
+) -> tuple[str, dict]:
+    """Write a sample's blocks (`privsynth.sampling.Blocks`) as they are drawn, with the manifest of the whole
+    table attached once its rows are counted (`privsynth.streamio`); returns (where, manifest)."""
+    from privsynth import streamio
+
+    origin = blocks.origin
+    made: dict = {}
+
+    def attach(content: dict) -> dict:
+        made.update(
+            manifests.dataset(
+                None,
+                kind=origin["kind"],
+                operation=origin["operation"],
+                parents=origin["parents"],
+                model=origin.get("model"),
+                synthetic=origin.get("synthetic", True),
+                extra=origin.get("extra"),
+                content=content,
+            )
+        )
+        return made
+
+    where, content = streamio.write_frames(
+        blocks.frames(), str(location), rows=blocks.n, table=table, fmt=fmt, manifest=attach, progress=progress
+    )
+    return where, made or attach(content)
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
     """The manifest of a model file, a Parquet or CSV output, or a `.manifest.json` file itself."""
     path = Path(path)
@@ -69,7 +104,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
         import pyarrow.parquet as pq
 
         try:
-            metadata = pq.read_schema(path).metadata or {}
+            # the file's key-value metadata: a streamed file's manifest is added there once its rows are
+            # counted, after the Arrow schema (whose own metadata pyarrow's read_schema shows) was written
+            metadata = pq.read_metadata(path).metadata or {}
         except (pyarrow.lib.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {path} as Parquet: {str(exc).splitlines()[0]}") from None
         if manifests.PARQUET_KEY not in metadata:
@@ -96,7 +133,6 @@ def check_file(path: str | os.PathLike) -> list[str]:
     file's entry checksums, a CSV file's bytes against its sidecar, a Parquet table's content fingerprint."""
     from privsynth import modelfile
     from privsynth.errors import ModelFileError
-    from privsynth.fingerprint import fingerprint
 
     path = Path(path)
     if not path.exists():
@@ -111,9 +147,20 @@ def check_file(path: str | os.PathLike) -> list[str]:
     problems = [] if id_matches(manifest) else [f"{path}: its manifest was edited (its id does not match it)"]
     if "file_sha256" in manifest and manifests.file_sha256(path) != manifest["file_sha256"]:
         problems.append(f"{path}: its bytes do not match the SHA-256 in its manifest (edited since it was written)")
-    if path.suffix.lower() in (".parquet", ".pq") and fingerprint(io.read(path)) != manifest.get("content"):
+    if path.suffix.lower() in (".parquet", ".pq") and _content(path, manifest) != manifest.get("content"):
         problems.append(f"{path}: its rows do not match the content fingerprint in its manifest (edited)")
     return problems
+
+
+def _content(path: Path, manifest: dict) -> dict:
+    """A Parquet file's content fingerprint, by the scheme its manifest names (a streamed sample's is taken
+    row by row, in batches: `privsynth.streamio.RowsFingerprint`)."""
+    from privsynth import streamio
+    from privsynth.fingerprint import fingerprint
+
+    if (manifest.get("content") or {}).get("scheme") == streamio.RowsFingerprint.scheme:
+        return streamio.parquet_fingerprint(path)
+    return fingerprint(io.read(path))
 
 
 def id_matches(manifest: dict) -> bool:

@@ -182,7 +182,7 @@ def _fit_histories(manifest, again: Path, inputs: _Inputs) -> None:
 
 
 def _sample(manifest, params, again: Path, inputs: _Inputs) -> None:
-    from privsynth.governance.output import write
+    from privsynth.governance.output import write, write_stream
     from privsynth.governance.recipes import conditions_from
 
     model = inputs.model_for(manifest)
@@ -199,7 +199,7 @@ def _sample(manifest, params, again: Path, inputs: _Inputs) -> None:
         conditions = fair_conditions(
             model, params["rows"], fair["sensitive"], fair["equalise"], target or None, positive or None, params["seed"]
         )
-    frame = model.sample(
+    blocks = model.sample_blocks(  # written as `privsynth sample` writes it: block by block, the same bytes
         params["rows"],
         seed=params["seed"],
         conditions=conditions,
@@ -207,9 +207,9 @@ def _sample(manifest, params, again: Path, inputs: _Inputs) -> None:
         rebalance=params.get("rebalance"),
     )
     if fair:
-        frame.attrs["privsynth_origin"]["operation"]["params"].update(conditions=None, fair=fair)
-        frame.attrs["privsynth_origin"]["operation"]["params"].pop("reproducible", None)
-    write(frame, again)
+        blocks.origin["operation"]["params"].update(conditions=None, fair=fair)
+        blocks.origin["operation"]["params"].pop("reproducible", None)
+    write_stream(blocks, again)
 
 
 def _continue(manifest, params, again: Path, inputs: _Inputs) -> None:
