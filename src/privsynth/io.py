@@ -20,6 +20,7 @@ from typing import IO
 import pandas as pd
 
 from privsynth.errors import InputError
+from privsynth.redact import mask, mask_url
 
 FORMATS = ("csv", "parquet")
 
@@ -68,9 +69,9 @@ def read(location: str | os.PathLike, table: str | None = None, encoding: str = 
             raise InputError(f"input file is empty: {path}")
         frame = _read_csv(path, encoding) if fmt == "csv" else _read_parquet(path)
     if frame.shape[1] == 0:
-        raise InputError(f"no columns found in {location}")
+        raise InputError(f"no columns found in {mask_url(location)}")
     if len(frame) == 0:
-        raise InputError(f"{location} has a header but no rows")
+        raise InputError(f"{mask_url(location)} has a header but no rows")
     return frame
 
 
@@ -133,7 +134,7 @@ def _engine(url: str):
     try:
         return sqlalchemy.create_engine(url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise InputError(f"cannot use database URL {url!r}: {exc}") from None
+        raise InputError(f"cannot use database URL {mask_url(url)!r}: {mask(str(exc), url)}") from None
 
 
 def _sqlite_file_missing(url: str) -> Path | None:
@@ -151,8 +152,9 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
     import sqlalchemy
     from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+    shown = mask_url(url)  # every message shows the URL without its password
     if not table:
-        raise InputError(f"reading from a database needs --table NAME ({url})")
+        raise InputError(f"reading from a database needs --table NAME ({shown})")
     missing = _sqlite_file_missing(url)
     if missing is not None:
         raise InputError(f"database file not found: {missing}")
@@ -160,14 +162,14 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             if not sqlalchemy.inspect(conn).has_table(table):
-                raise InputError(f"table {table!r} not found in {url}")
+                raise InputError(f"table {table!r} not found in {shown}")
             columns = [c["name"] for c in sqlalchemy.inspect(conn).get_columns(table)]
             _check_unique_names(columns, f"table {table!r}")
             return pd.read_sql_table(table, conn)
     except NoSuchTableError:
-        raise InputError(f"table {table!r} not found in {url}") from None
+        raise InputError(f"table {table!r} not found in {shown}") from None
     except SQLAlchemyError as exc:
-        raise InputError(f"cannot read table {table!r} from {url}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"cannot read table {table!r} from {shown}: {mask(str(exc).splitlines()[0], url)}") from None
     finally:
         engine.dispose()
 
@@ -274,8 +276,9 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
     import sqlalchemy
     from sqlalchemy.exc import SQLAlchemyError
 
+    shown = mask_url(url)  # every message shows the URL without its password
     if not table:
-        raise InputError(f"writing to a database needs --table NAME ({url})")
+        raise InputError(f"writing to a database needs --table NAME ({shown})")
     if url.startswith("sqlite:///"):
         parent = Path(url[len("sqlite:///") :].split("?")[0]).parent
         if str(parent) and not parent.is_dir():
@@ -285,7 +288,7 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
     try:
         with engine.begin() as conn:  # one transaction: all rows or none
             if sqlalchemy.inspect(conn).has_table(table):
-                raise InputError(f"table {table!r} already exists in {url}; choose another --table")
+                raise InputError(f"table {table!r} already exists in {shown}; choose another --table")
             created = True
             frame.to_sql(table, conn, index=False, chunksize=50_000)
     except (SQLAlchemyError, ValueError, TypeError) as exc:
@@ -293,10 +296,10 @@ def _write_sql(frame: pd.DataFrame, url: str, table: str | None) -> str:
             quoted = engine.dialect.identifier_preparer.quote(table)
             with engine.begin() as conn:
                 conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {quoted}"))
-        raise InputError(f"cannot write table {table!r} to {url}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"cannot write table {table!r} to {shown}: {mask(str(exc).splitlines()[0], url)}") from None
     finally:
         engine.dispose()
-    return f"{url} (table {table})"
+    return f"{shown} (table {table})"
 
 
 def _bad_byte(path: Path, encoding: str) -> tuple[int, bytes]:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from privsynth.errors import InputError
 from privsynth.governance import manifest as manifests
+from privsynth.redact import mask, mask_url
 
 DEFAULT = Path(".privsynth") / "catalog.db"
 GENESIS = "0" * 64
@@ -119,7 +120,8 @@ class Catalog:
             self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
             self._migrate()
         except (SQLAlchemyError, ImportError) as exc:
-            raise InputError(f"cannot open the catalog at {_safe(url)}: {str(exc).splitlines()[0]}") from None
+            reason = mask(str(exc).splitlines()[0], url)
+            raise InputError(f"cannot open the catalog at {_safe(url)}: {reason}") from None
 
     def _migrate(self) -> None:
         """Bring the database to the newest schema with Alembic (skipped when already there)."""
@@ -377,8 +379,5 @@ def _under(path: Path, root: Path) -> bool:
 
 
 def _safe(url: str) -> str:
-    """A URL without its password, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    """A URL without its password, for messages (privsynth.redact.mask_url)."""
+    return mask_url(url)
