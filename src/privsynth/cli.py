@@ -22,6 +22,7 @@ from rich.table import Table
 
 from privsynth import __version__, io
 from privsynth.errors import PrivsynthError, UndertrainedWarning
+from privsynth.redact import mask, mask_url
 
 app = typer.Typer(
     name="privsynth",
@@ -571,7 +572,7 @@ def _check_table_output(output: str, fmt: str | None, table: str | None, inputs:
         io.format_of(output, fmt)
         io.check_output(output, inputs)
     elif not table:
-        raise PrivsynthError(f"writing to a database needs --table NAME ({output})")
+        raise PrivsynthError(f"writing to a database needs --table NAME ({mask_url(output)})")
 
 
 def _context_output(output: str, table: str | None, context_output: str | None, inputs: dict) -> tuple[str, str | None]:
@@ -885,6 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PRIVSYNTH_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
+    urls = [a for a in args if "://" in a]  # every error line is scrubbed of their passwords, whatever raised it
     try:
         result = app(args=args, prog_name="privsynth", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
@@ -896,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = getattr(exc, "ctx", None)
         command = ctx.info_name if ctx is not None and ctx.info_name != "privsynth" else ""
         hint = f" (see privsynth {command} --help)".replace("  ", " ")
-        err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+        err.print(mask(f"error: {exc.format_message()}{hint}", *urls), markup=False, soft_wrap=True)
         return 2
     except typer.Abort:
         err.print("aborted")
@@ -904,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     except PrivsynthError as exc:
         if debug:
             raise
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        err.print(mask(f"error: {exc}", *urls), markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written")
@@ -913,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         err.print(
-            f"internal error: {type(exc).__name__}: {exc} (this is a bug in privsynth; "
+            mask(f"internal error: {type(exc).__name__}: {exc}", *urls) + " (this is a bug in privsynth; "
             "run again with --debug for the traceback)",
             markup=False,
             soft_wrap=True,

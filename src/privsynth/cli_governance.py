@@ -18,6 +18,7 @@ from privsynth.errors import PrivsynthError
 from privsynth.governance import manifest as manifests
 from privsynth.governance.catalog import Catalog, location
 from privsynth.governance.intents import intent  # noqa: F401  (the writing commands announce their outputs)
+from privsynth.redact import mask_url
 
 catalog_app = typer.Typer(
     help="The catalog of models, datasets and evaluations: list, show, lineage, verify.", no_args_is_help=True
@@ -34,9 +35,7 @@ def open_catalog() -> Catalog | None:
 def _where(location_text: str, table: str | None = None) -> str:
     """A printable location: a database URL without its password (and the table), or the path."""
     if io.is_url(location_text):
-        from privsynth.governance.catalog import _safe
-
-        return f"{_safe(location_text)}" + (f" (table {table})" if table else "")
+        return mask_url(location_text) + (f" (table {table})" if table else "")
     return location_text
 
 
@@ -203,7 +202,7 @@ def catalog_list(
             fields = (row["id"], row["kind"], row["created"], row["author"], row["engine"] or "", shown_rows)
             table.add_row(*fields, row["path"] or "")
         out.print(table)
-        out.print(f"{len(rows)} artifact(s) in {catalog.url}")
+        out.print(f"{len(rows)} artifact(s) in {mask_url(catalog.url)}")
 
 
 @catalog_app.command("show")

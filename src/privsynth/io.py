@@ -23,6 +23,7 @@ from privsynth.atomic import (  # noqa: F401  (io's own API: the safe writes)
     write_bytes_atomic,
 )
 from privsynth.errors import InputError
+from privsynth.redact import mask, mask_url
 
 FORMATS = ("csv", "parquet")
 
@@ -71,9 +72,9 @@ def read(location: str | os.PathLike, table: str | None = None, encoding: str = 
             raise InputError(f"input file is empty: {path}")
         frame = _read_csv(path, encoding) if fmt == "csv" else _read_parquet(path)
     if frame.shape[1] == 0:
-        raise InputError(f"no columns found in {location}")
+        raise InputError(f"no columns found in {mask_url(location)}")
     if len(frame) == 0:
-        raise InputError(f"{location} has a header but no rows")
+        raise InputError(f"{mask_url(location)} has a header but no rows")
     return frame
 
 
@@ -136,7 +137,7 @@ def _engine(url: str):
     try:
         return sqlalchemy.create_engine(url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise InputError(f"cannot use database URL {url!r}: {exc}") from None
+        raise InputError(f"cannot use database URL {mask_url(url)!r}: {mask(str(exc), url)}") from None
 
 
 def _sqlite_file_missing(url: str) -> Path | None:
@@ -154,8 +155,9 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
     import sqlalchemy
     from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+    shown = mask_url(url)  # every message shows the URL without its password
     if not table:
-        raise InputError(f"reading from a database needs --table NAME ({url})")
+        raise InputError(f"reading from a database needs --table NAME ({shown})")
     missing = _sqlite_file_missing(url)
     if missing is not None:
         raise InputError(f"database file not found: {missing}")
@@ -163,14 +165,14 @@ def _read_sql(url: str, table: str | None) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             if not sqlalchemy.inspect(conn).has_table(table):
-                raise InputError(f"table {table!r} not found in {url}")
+                raise InputError(f"table {table!r} not found in {shown}")
             columns = [c["name"] for c in sqlalchemy.inspect(conn).get_columns(table)]
             _check_unique_names(columns, f"table {table!r}")
             return pd.read_sql_table(table, conn)
     except NoSuchTableError:
-        raise InputError(f"table {table!r} not found in {url}") from None
+        raise InputError(f"table {table!r} not found in {shown}") from None
     except SQLAlchemyError as exc:
-        raise InputError(f"cannot read table {table!r} from {url}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"cannot read table {table!r} from {shown}: {mask(str(exc).splitlines()[0], url)}") from None
     finally:
         engine.dispose()
 
@@ -241,8 +243,9 @@ def _write_sql(frame: pd.DataFrame | Iterable[pd.DataFrame], url: str, table: st
     import sqlalchemy
     from sqlalchemy.exc import SQLAlchemyError
 
+    shown = mask_url(url)  # every message shows the URL without its password
     if not table:
-        raise InputError(f"writing to a database needs --table NAME ({url})")
+        raise InputError(f"writing to a database needs --table NAME ({shown})")
     if url.startswith("sqlite:///"):
         parent = Path(url[len("sqlite:///") :].split("?")[0]).parent
         if str(parent) and not parent.is_dir():
@@ -252,7 +255,7 @@ def _write_sql(frame: pd.DataFrame | Iterable[pd.DataFrame], url: str, table: st
     try:
         with engine.begin() as conn:  # one transaction: all rows or none
             if sqlalchemy.inspect(conn).has_table(table):
-                raise InputError(f"table {table!r} already exists in {url}; choose another --table")
+                raise InputError(f"table {table!r} already exists in {shown}; choose another --table")
             created = True
             for part in [frame] if isinstance(frame, pd.DataFrame) else frame:
                 part.to_sql(table, conn, index=False, chunksize=50_000, if_exists="append")
@@ -263,10 +266,10 @@ def _write_sql(frame: pd.DataFrame | Iterable[pd.DataFrame], url: str, table: st
                 conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {quoted}"))
         if not isinstance(exc, SQLAlchemyError | ValueError | TypeError):
             raise
-        raise InputError(f"cannot write table {table!r} to {url}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"cannot write table {table!r} to {shown}: {mask(str(exc).splitlines()[0], url)}") from None
     finally:
         engine.dispose()
-    return f"{url} (table {table})"
+    return f"{shown} (table {table})"
 
 
 def _bad_byte(path: Path, encoding: str) -> tuple[int, bytes]:

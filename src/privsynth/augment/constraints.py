@@ -13,7 +13,10 @@ column; a range clips; an inequality swaps the pair of a row that breaks it) and
 (combination, unique, regex, and anything a transformation could not fix): rows that break a constraint
 are drawn again, and a constraint that (almost) no drawn row satisfies fails with its name. A null value
 satisfies every constraint (as in SQL CHECK constraints). Formulas are parsed into a small arithmetic tree
-(column names, numbers, + - * / // % **, abs/round/min/max): a model file's constraints never run code.
+(column names, numbers, + - * / // % **, abs/round/min/max), bounded in size and constants, and evaluated
+in float64 (privsynth.augment.formula): a model file's constraints never run code. A row where a formula is
+undefined (a data-dependent division by zero, an overflow) breaks the constraint and is drawn again. Regex
+patterns run on RE2, linear in the value's length (a model file cannot make matching backtrack for ever).
 
 A combination constraint without `allowed` learns the combinations seen at least `rare_category_threshold`
 times in the training data (so a rare combination cannot single anyone out); DP fits need `allowed` given.
@@ -21,16 +24,18 @@ times in the training data (so a rare combination cannot single anyone out); DP 
 
 from __future__ import annotations
 
-import ast
-import operator
-import re
+import functools
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from privsynth.augment.formula import evaluate, evaluate_formula, formula_names, parse_formula
 from privsynth.errors import SchemaError
+
+MAX_PATTERN = 1_000  # characters in a regex constraint's pattern
 
 
 class _Base(BaseModel):
@@ -116,10 +121,7 @@ class Regex(_Base):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, text: str) -> str:
-        try:
-            re.compile(text)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
+        compiled_pattern(text)
         return text
 
     def columns_used(self) -> list[str]:
@@ -129,74 +131,32 @@ class Regex(_Base):
         return f"{self.column} matches {self.pattern!r}"
 
 
+def compiled_pattern(text: str):
+    """A regex constraint's pattern compiled with RE2, whose matching takes time linear in the value's length
+    whatever the pattern (a model file is untrusted: `(a+)+` must not hang a sample). Patterns RE2 cannot
+    run in linear time (backreferences, lookahead, lookbehind) are refused with RE2's reason."""
+    if len(text) > MAX_PATTERN:
+        raise ValueError(f"a pattern of {len(text):,} characters: at most {MAX_PATTERN:,} are allowed")
+    return _re2(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _re2(text: str):
+    options = re2.Options()
+    options.log_errors = False  # the error is raised as ours, not logged to stderr
+    try:
+        return re2.compile(text, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(
+            f"pattern {text!r} is not a regular expression that runs in linear time ({reason}): "
+            "backreferences and lookaround are not supported"
+        ) from None
+
+
 Constraint = Annotated[
     RangeConstraint | Inequality | Combination | Formula | Unique | Regex, Field(discriminator="type")
 ]
-
-
-# ---------------------------------------------------------------------------------------------- formulas
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_FUNCTIONS = {"abs": np.abs, "round": np.round, "min": np.minimum, "max": np.maximum}
-
-
-def parse_formula(text: str) -> ast.Expression:
-    """The formula's syntax tree, refused unless made only of column names, numbers, arithmetic and
-    abs/round/min/max calls (so evaluating it cannot run code)."""
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"formula {text!r} is not an expression: {exc.msg}") from None
-    for node in ast.walk(tree):
-        allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant, ast.Call)
-        if not isinstance(node, allowed + tuple(_BINARY) + tuple(_UNARY)):
-            raise ValueError(f"formula {text!r} uses {type(node).__name__}: only arithmetic on columns is allowed")
-        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
-            raise ValueError(f"formula {text!r}: only numbers may be written as constants")
-        if isinstance(node, ast.Call) and not (
-            isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and not node.keywords
-        ):
-            raise ValueError(f"formula {text!r}: only {', '.join(_FUNCTIONS)} may be called")
-    return tree
-
-
-def formula_names(text: str) -> list[str]:
-    tree = parse_formula(text)
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called})
-
-
-def evaluate_formula(text: str, frame: pd.DataFrame) -> np.ndarray:
-    """The formula over the frame's columns (float64; null where an input is null)."""
-
-    def run(node):
-        if isinstance(node, ast.Expression):
-            return run(node.body)
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return pd.to_numeric(frame[node.id], errors="coerce").to_numpy(dtype="float64")
-        if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](run(node.left), run(node.right))
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](run(node.operand))
-        args = [run(a) for a in node.args]
-        if node.func.id == "round":
-            return np.round(args[0], int(args[1]) if len(args) > 1 else 0)
-        return _FUNCTIONS[node.func.id](*args)
-
-    with np.errstate(all="ignore"):
-        out = np.broadcast_to(np.asarray(run(parse_formula(text)), dtype="float64"), (len(frame),)).copy()
-    out[~np.isfinite(out)] = np.nan
-    return out
 
 
 # ------------------------------------------------------------------------------------- checking columns
@@ -289,18 +249,23 @@ def _broken(frame: pd.DataFrame, c, kinds: dict[str, str], formats: dict[str, st
         keys = rows.astype(str).reset_index(drop=True)
         found = keys.merge(allowed.drop_duplicates().assign(_ok=1.0), on=list(c.columns), how="left")["_ok"]
         return present & found.isna().to_numpy()
-    if isinstance(c, Formula):
-        expected = evaluate_formula(c.expression, frame)
+    if isinstance(c, Formula):  # undefined rows (division by zero, overflow) break it: they are drawn again
+        result = evaluate(c.expression, frame)
         got = pd.to_numeric(frame[c.column], errors="coerce").to_numpy(dtype="float64")
-        both = ~np.isnan(expected) & ~np.isnan(got)
-        return both & ~np.isclose(got, expected, rtol=1e-9, atol=1e-9)
+        both = ~np.isnan(result.values) & ~np.isnan(got)
+        return result.undefined | (both & ~np.isclose(got, result.values, rtol=1e-9, atol=1e-9))
     if isinstance(c, Unique):
         rows = frame[c.columns]
         return (rows.duplicated(keep="first") & rows.notna().all(axis=1)).to_numpy()
-    if isinstance(c, Regex):
+    if isinstance(c, Regex):  # RE2: linear time per value, each distinct value matched once
         values = frame[c.column]
-        text = values.astype(str)
-        return (values.notna() & ~text.str.fullmatch(c.pattern)).to_numpy(dtype=bool)
+        present = values.notna().to_numpy(dtype=bool)
+        codes, uniques = pd.factorize(values[present].astype(str))
+        pattern = compiled_pattern(c.pattern)
+        fits = np.array([pattern.fullmatch(u) is not None for u in uniques], dtype=bool)
+        out = np.zeros(len(values), dtype=bool)
+        out[present] = ~fits[codes] if len(uniques) else False
+        return out
     raise TypeError(type(c))
 
 

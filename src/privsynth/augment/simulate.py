@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from privsynth.augment.formula import evaluate, parse_formula
 from privsynth.errors import ParameterError
 
 DISTRIBUTIONS = ("normal", "lognormal", "uniform", "poisson", "exponential", "categorical", "constant", "formula")
@@ -70,8 +71,6 @@ def _check_one(spec) -> None:
     if kind == "categorical" and (not spec.categorical or min(spec.categorical.values()) < 0):
         raise ValueError("categorical takes value: weight pairs with weights >= 0")
     if kind == "formula":
-        from privsynth.augment.constraints import parse_formula
-
         parse_formula(spec.formula)
 
 
@@ -168,10 +167,15 @@ def _draw(spec: Draw, frame: pd.DataFrame, rows: np.ndarray, rng: np.random.Gene
         values = np.array(list(spec.categorical), dtype=object)
         weights = np.array(list(spec.categorical.values()), dtype="float64")
         return rng.choice(values, size=n, p=weights / weights.sum())
-    if spec.formula is not None:
-        from privsynth.augment.constraints import evaluate_formula
-
-        return evaluate_formula(spec.formula, frame.iloc[rows])
+    if spec.formula is not None:  # an undefined row (division by zero, overflow) is an error, never a null
+        result = evaluate(spec.formula, frame.iloc[rows])
+        if result.undefined.any():
+            first = int(rows[np.flatnonzero(result.undefined)[0]])
+            raise ParameterError(
+                f"formula {spec.formula!r} is undefined (division by zero, overflow or a root of a negative "
+                f"number) in {int(result.undefined.sum()):,} of {rows.size:,} rows, the first at row {first}"
+            )
+        return result.values
     return np.full(n, spec.constant, dtype=object)
 
 

@@ -32,6 +32,7 @@ from privsynth.errors import InputError
 from privsynth.governance import facts as chain_facts
 from privsynth.governance import manifest as manifests
 from privsynth.governance import store
+from privsynth.redact import mask, mask_url
 
 DEFAULT = Path(".privsynth") / "catalog.db"
 GENESIS = "0" * 64
@@ -145,7 +146,8 @@ class Catalog:
             self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
             self._migrate()
         except (SQLAlchemyError, ImportError) as exc:
-            raise InputError(f"cannot open the catalog at {_safe(url)}: {str(exc).splitlines()[0]}") from None
+            reason = mask(str(exc).splitlines()[0], url)
+            raise InputError(f"cannot open the catalog at {_safe(url)}: {reason}") from None
 
     def _migrate(self) -> None:
         """Bring the database to the newest schema with Alembic (skipped when already there), holding the
@@ -482,8 +484,5 @@ def _under(path: Path, root: Path) -> bool:
 
 
 def _safe(url: str) -> str:
-    """A URL without its password, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    """A URL without its password, for messages (privsynth.redact.mask_url)."""
+    return mask_url(url)
