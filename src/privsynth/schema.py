@@ -34,9 +34,17 @@ def _check_column(column):
     """Cross-field checks shared by schema columns and schema-file entries."""
     if column.dtype is not None:
         try:
-            pd.api.types.pandas_dtype(column.dtype)
-        except TypeError:
+            dtype = pd.api.types.pandas_dtype(column.dtype)
+        except (TypeError, ValueError):
             raise ValueError(f"dtype {column.dtype!r} is not a pandas dtype (e.g. int64, float64, object)") from None
+        if isinstance(dtype, np.dtype) and (dtype.kind in "SUV" or dtype.fields is not None):
+            # fixed-width bytes, text or void: never inferred, and a width like V1000000000 allocates per row
+            raise ValueError(f"dtype {column.dtype!r} is not supported (use object or string for text)")
+    for bound in (column.min, column.max):
+        if isinstance(bound, float) and not math.isfinite(bound):
+            raise ValueError("min and max must be finite numbers")
+        if isinstance(bound, int) and not -(2**63) < bound < 2**63:
+            raise ValueError("min and max must lie within the 64-bit integer range")
     bounds = [b for b in (column.min, column.max) if b is not None]
     if column.kind in ("numeric", "integer") and any(isinstance(b, str) for b in bounds):
         raise ValueError("min and max of a numeric column must be numbers")
