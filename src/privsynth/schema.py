@@ -216,9 +216,11 @@ def load_yaml(path: str | Path, columns: list | None = None) -> SchemaFile:
     if not path.exists():
         raise SchemaError(f"schema file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        check_yaml_shape(text, path)
+        raw = yaml.safe_load(text) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise SchemaError(f"{path} is not valid YAML: {(str(exc).splitlines() or [''])[0]}") from None
     if not isinstance(raw, dict):
         raise SchemaError(f"{path} must hold a mapping with a 'columns' list")
     try:
@@ -232,6 +234,37 @@ def load_yaml(path: str | Path, columns: list | None = None) -> SchemaFile:
             named = [e.get("name") for e in raw["columns"] if isinstance(e, dict)]
             problems += [_unknown(name, columns) for name in named if name is not None and str(name) not in known]
         raise SchemaError(problems) from None
+
+
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+
+
+def check_yaml_shape(text: str, path) -> None:
+    """Refuse YAML that nests deeper than MAX_YAML_DEPTH or whose aliases expand to more than
+    MAX_YAML_NODES values (a "billion laughs" file), from the parser's event stream: building the document
+    would recurse past Python's limit or walk an exponential structure."""
+    sizes: dict[str, int] = {}
+    stack: list[list] = [[None, 0]]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > MAX_YAML_DEPTH + 1:
+                raise SchemaError(f"{path} nests deeper than {MAX_YAML_DEPTH} levels")
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor, 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        stack[-1][1] += size
+        if stack[-1][1] > MAX_YAML_NODES:
+            raise SchemaError(f"{path} holds more than {MAX_YAML_NODES:,} values once its aliases are expanded")
 
 
 def _unknown(name, columns) -> str:
