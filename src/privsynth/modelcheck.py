@@ -310,6 +310,8 @@ def _check_marginals(params: TableState, arrays: dict[str, np.ndarray], copula: 
         _number_array(corr, label, "corr", 2)
         if corr.shape != (d, d) or d * d > MAX_CELLS:
             raise _bad(label, f"the correlation matrix is {corr.shape}, not {d} x {d}")
+        if (np.abs(corr) > 1 + 1e-6).any():
+            raise _bad(label, "the correlation matrix has entries outside [-1, 1]")
 
 
 def _check_graphical(params: GraphicalState, arrays: dict[str, np.ndarray], label) -> None:

