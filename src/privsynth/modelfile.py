@@ -5,11 +5,13 @@ Entries, written in a fixed order with fixed timestamps so that equal models giv
                   every other entry (`contents`) and `manifest_sha256`, a checksum over the manifest itself
   model.json      schema, encoder state, engine state, replacement state (JSON only)
   arrays/<key>.npy  numeric arrays
-(a history model holds sequence.json and two nested table models, entity.psm and events.psm, instead).
+(a history model holds sequence.json and two nested table models, entity.psm and events.psm, instead),
+and, optionally, signature.json: an Ed25519 signature over manifest.json's bytes (`modelsign`).
 
 A model file is untrusted input (people share them): `modelzip` reads it with bounds on every size and
 `modelcheck` validates every part before anything is built. The checksums prove integrity (no entry and no
 manifest field changed since the file was sealed), not authenticity: whoever edits a file can seal it again.
+Authenticity needs a key: `modelsign` signs files and, when asked, refuses files no trusted key signed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from privsynth import modelcheck, modelzip
+from privsynth import modelcheck, modelsign, modelzip
 from privsynth.errors import ModelFileError, PrivsynthError
 from privsynth.governance import manifest as manifests
 
@@ -87,9 +89,13 @@ def pack(manifest: dict, blobs: dict[str, bytes]) -> bytes:
     body = {k: v for k, v in manifest.items() if k not in ("contents", SEAL)}
     body["contents"] = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     body = json.loads(_json(body))  # sealed as it will be read back (numpy scalars, tuples, int keys)
+    sealed = _json({**body, SEAL: seal(body)})
+    signature = modelsign.signature(sealed)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        _entry(zf, "manifest.json", _json({**body, SEAL: seal(body)}))
+        _entry(zf, "manifest.json", sealed)
+        if signature is not None:
+            _entry(zf, modelsign.ENTRY, signature)
         for name, data in blobs.items():
             _entry(zf, name, data)
     return buffer.getvalue()
@@ -130,6 +136,8 @@ def _manifest(zf: zipfile.ZipFile, members: dict, path) -> dict:
     if "manifest.json" not in members:
         raise ModelFileError(f"{path} is not a privsynth model file (no manifest.json)")
     data, _ = modelzip.read_member(zf, members["manifest.json"], path)
+    signed = members.get(modelsign.ENTRY)
+    modelsign.check(data, None if signed is None else modelzip.read_member(zf, signed, path)[0], path)
     manifest = modelzip.parse_json(data, path, "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a privsynth model file")
@@ -169,7 +177,7 @@ def _load(zf: zipfile.ZipFile, path):
     members = modelzip.check_members(zf, path)
     manifest = _manifest(zf, members, path)
     expected = manifest.get("contents", {})
-    if set(members) - {"manifest.json"} != set(expected):
+    if set(members) - {"manifest.json", modelsign.ENTRY} != set(expected):
         raise ModelFileError(f"model file {path} is incomplete or has foreign entries; fit it again")
     blobs = {}
     for name in expected:

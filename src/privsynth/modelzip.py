@@ -35,7 +35,7 @@ MAX_ARRAY_DIMS = 8
 CHUNK = 1 << 20
 
 _NAMES = re.compile(
-    r"manifest\.json|model\.json|sequence\.json|entity\.psm|events\.psm|arrays/[A-Za-z0-9_./-]{1,200}\.npy"
+    r"manifest\.json|signature\.json|model\.json|sequence\.json|entity\.psm|events\.psm|arrays/[A-Za-z0-9_./-]{1,200}\.npy"
 )
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # plain numeric and boolean dtypes: no objects (pickle), no structured or void types, no sub-arrays
