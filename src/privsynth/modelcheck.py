@@ -236,7 +236,8 @@ def _check_encoder(encoder: EncoderState, schema, arrays: dict[str, np.ndarray],
                 not isinstance(params.get("other"), bool) or not isinstance(params.get("marker"), str | None)
             ):
                 raise _bad(label, f"column {codec.name!r} has a malformed 'other' category")
-            if encoder.kind is None and arrays.get(f"encoder/{i}/counts", np.zeros(0)).shape != (len(categories),):
+            counts = arrays.get(f"encoder/{i}/counts")
+            if counts is not None and (counts.ndim != 1 or counts.shape[0] < len(categories)):
                 raise _bad(label, f"column {codec.name!r} has no count per category")
         elif encoder.kind == "public-domain":
             edges = params.get("edges")
