@@ -21,6 +21,7 @@ from privsynth.fingerprint import fingerprint
 from privsynth.governance import manifest as manifests
 from privsynth.governance.manifest import NO_GUARANTEE, created_now
 from privsynth.governance.output import ORIGIN
+from privsynth.modelcheck import guarded
 from privsynth.schema import Schema, SchemaFile, load_yaml, text_names
 from privsynth.transforms.encoder import Encoded, Encoder
 
@@ -40,6 +41,8 @@ class Model:
     """What `fit` returns: everything needed to sample, and nothing of the raw data beyond the learned
     state (quantile grids pooled over >= k rows, frequent categories, correlations)."""
 
+    loaded_from: str | None = None  # the model file it was read from (sampling errors then name it)
+
     def __init__(self, schema: Schema, encoder: Encoder, fitted: engines.Fitted, manifest: dict, extras: dict):
         self.schema = schema
         self.encoder = encoder
@@ -56,6 +59,7 @@ class Model:
         rows = "an undisclosed number of" if src.get("rows") is None else src["rows"]
         return f"<privsynth.Model engine={self.engine} columns={len(self.schema.columns)} trained_on={rows} rows>"
 
+    @guarded
     def sample(
         self,
         n: int,
@@ -435,7 +439,7 @@ def fit(
     fitted = engine_obj.fit(encoded, engine_rng, **({"progress": step} if takes_progress else {}))
     manifest = {
         "format": "privsynth-model",
-        "format_version": 1,
+        "format_version": manifests.MODEL_FORMAT_VERSION,
         "privsynth_version": __version__,
         "created": created_now(),
         "engine": {"name": engine, "params": params_of(engine_obj), **({"auto": choice} if choice else {})},
@@ -535,7 +539,7 @@ def _fit_private(
         raise
     manifest = {
         "format": "privsynth-model",
-        "format_version": 1,
+        "format_version": manifests.MODEL_FORMAT_VERSION,
         "privsynth_version": __version__,
         "created": created_now(),
         "engine": {"name": engine_obj.name, "params": params_of(engine_obj)},
@@ -614,4 +618,6 @@ def rebuild(manifest: dict, body: dict, arrays: dict[str, np.ndarray]) -> Model:
     except KeyError:
         raise InputError(f"model uses engine {manifest['engine']['name']!r}, unknown to this privsynth") from None
     fitted = cls.from_state(body["engine_state"], engine_arrays)
+    if tuple(fitted.names) != tuple(encoder.names) or tuple(fitted.cardinality) != tuple(encoder.cardinality):
+        raise InputError("the engine's variables and their cardinalities are not the encoder's")
     return Model(schema, encoder, fitted, manifest, body.get("extras", {}))

@@ -1,9 +1,17 @@
 """The model file: one zip holding JSON and .npy arrays. Loading never executes code (no pickle).
 
 Entries, written in a fixed order with fixed timestamps so that equal models give equal bytes:
-  manifest.json   format, versions, engine and params, seed, source fingerprint, privacy, SHA-256 of the rest
+  manifest.json   format, versions, engine and params, seed, source fingerprint, privacy, the SHA-256 of
+                  every other entry (`contents`) and `manifest_sha256`, a checksum over the manifest itself
   model.json      schema, encoder state, engine state, replacement state (JSON only)
-  arrays/<key>.npy  numeric arrays, read with allow_pickle=False
+  arrays/<key>.npy  numeric arrays
+(a history model holds sequence.json and two nested table models, entity.psm and events.psm, instead),
+and, optionally, signature.json: an Ed25519 signature over manifest.json's bytes (`modelsign`).
+
+A model file is untrusted input (people share them): `modelzip` reads it with bounds on every size and
+`modelcheck` validates every part before anything is built. The checksums prove integrity (no entry and no
+manifest field changed since the file was sealed), not authenticity: whoever edits a file can seal it again.
+Authenticity needs a key: `modelsign` signs files and, when asked, refuses files no trusted key signed.
 """
 
 from __future__ import annotations
@@ -13,15 +21,17 @@ import io
 import json
 import os
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from privsynth.errors import ModelFileError
+from privsynth import modelcheck, modelsign, modelzip
+from privsynth.errors import ModelFileError, PrivsynthError
+from privsynth.governance import manifest as manifests
 
 FORMAT = "privsynth-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = manifests.MODEL_FORMAT_VERSION
+SEAL = "manifest_sha256"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -74,21 +84,33 @@ def to_bytes(model) -> bytes:
 
 
 def pack(manifest: dict, blobs: dict[str, bytes]) -> bytes:
-    """A model zip: manifest.json (with the SHA-256 of every other entry) and the entries, in a fixed order
-    with fixed timestamps (equal models, equal bytes)."""
-    manifest = {**manifest, "contents": {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}}
+    """A model zip: manifest.json (with the SHA-256 of every other entry, then sealed by `manifest_sha256`)
+    and the entries, in a fixed order with fixed timestamps (equal models, equal bytes)."""
+    body = {k: v for k, v in manifest.items() if k not in ("contents", SEAL)}
+    body["contents"] = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
+    body = json.loads(_json(body))  # sealed as it will be read back (numpy scalars, tuples, int keys)
+    sealed = _json({**body, SEAL: seal(body)})
+    signature = modelsign.signature(sealed)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        _entry(zf, "manifest.json", _json(manifest))
+        _entry(zf, "manifest.json", sealed)
+        if signature is not None:
+            _entry(zf, modelsign.ENTRY, signature)
         for name, data in blobs.items():
             _entry(zf, name, data)
     return buffer.getvalue()
 
 
+def seal(manifest: dict) -> str:
+    """The manifest's checksum: SHA-256 of its canonical JSON without the checksum itself."""
+    return manifests.sha256(manifests.canonical({k: v for k, v in manifest.items() if k != SEAL}))
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
-    """The manifest of a model file, checked for format and version."""
+    """The manifest of a model file, checked for format, version, structure and checksum (what `describe`
+    prints): the other entries are not read, their checksums are in the checked manifest."""
     with _open(path) as zf:
-        return _manifest(zf, path)
+        return _manifest(zf, modelzip.check_members(zf, path), path)
 
 
 def _open(path: str | os.PathLike) -> zipfile.ZipFile:
@@ -97,31 +119,42 @@ def _open(path: str | os.PathLike) -> zipfile.ZipFile:
         raise ModelFileError(f"model file not found: {path}")
     if path.is_dir():
         raise ModelFileError(f"model path is a directory, not a model file: {path}")
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
     try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        if magic == b"PK\x03\x04":
-            raise ModelFileError(f"model file {path} is corrupt or truncated; fit it again") from None
-        raise ModelFileError(f"{path} is not a privsynth model file") from None
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":
+        raise ModelFileError(f"{path} is not a privsynth model file")
+    try:
+        return modelzip.open_zip(path, path)
+    except ModelFileError:
+        raise ModelFileError(f"model file {path} is corrupt or truncated; fit it again") from None
 
 
-def _manifest(zf: zipfile.ZipFile, path) -> dict:
-    try:
-        manifest = json.loads(zf.read("manifest.json"))
-    except KeyError:
-        raise ModelFileError(f"{path} is not a privsynth model file (no manifest.json)") from None
-    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError):
-        raise ModelFileError(f"model file {path} is corrupt; fit it again") from None
+def _manifest(zf: zipfile.ZipFile, members: dict, path) -> dict:
+    if "manifest.json" not in members:
+        raise ModelFileError(f"{path} is not a privsynth model file (no manifest.json)")
+    data, _ = modelzip.read_member(zf, members["manifest.json"], path)
+    signed = members.get(modelsign.ENTRY)
+    modelsign.check(data, None if signed is None else modelzip.read_member(zf, signed, path)[0], path)
+    manifest = modelzip.parse_json(data, path, "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a privsynth model file")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise modelzip.corrupt(path, "its format version is not a positive integer")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} uses model format {version}, newer than this privsynth reads ({FORMAT_VERSION}); "
             "upgrade privsynth to load it"
         )
+    modelcheck.check_manifest(manifest, path)
+    if version >= 2 and manifest.get(SEAL) != seal(manifest):
+        raise ModelFileError(f"model file {path} was altered (its manifest does not match its checksum)")
+    # format 1 files from before ids have nothing to check against
+    if (version >= 2 or "id" in manifest) and not manifests.id_matches_content(manifest, ("contents", SEAL)):
+        raise ModelFileError(f"model file {path} was altered (its manifest does not match its id)")
     return manifest
 
 
@@ -132,39 +165,46 @@ def load(path: str | os.PathLike):
 
 def from_bytes(data: bytes, label: str):
     """A model from a model file's bytes (a model nested in another file)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ModelFileError(f"{label} is corrupt; fit it again") from None
-    with zf:
+    if data[:4] != b"PK\x03\x04":
+        raise modelzip.corrupt(label, "not a zip")
+    with modelzip.open_zip(data, label) as zf:
         return _load(zf, label)
 
 
 def _load(zf: zipfile.ZipFile, path):
     from privsynth.model import rebuild
 
-    manifest = _manifest(zf, path)
+    members = modelzip.check_members(zf, path)
+    manifest = _manifest(zf, members, path)
     expected = manifest.get("contents", {})
-    try:
-        blobs = {name: zf.read(name) for name in zf.namelist() if name != "manifest.json"}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-        raise ModelFileError(f"model file {path} is corrupt; fit it again") from None
-    if set(blobs) != set(expected):
+    if set(members) - {"manifest.json", modelsign.ENTRY} != set(expected):
         raise ModelFileError(f"model file {path} is incomplete or has foreign entries; fit it again")
-    for name, data in blobs.items():
-        if hashlib.sha256(data).hexdigest() != expected[name]:
+    blobs = {}
+    for name in expected:
+        blobs[name], digest = modelzip.read_member(zf, members[name], path)
+        if digest != expected[name]:
             raise ModelFileError(f"model file {path} was altered ({name} does not match its checksum)")
-    if manifest.get("engine", {}).get("name") == "sequence":
+    if manifest["engine"]["name"] == "sequence":
         from privsynth.sequence import rebuild as rebuild_sequence
 
-        return rebuild_sequence(manifest, blobs, path)
-    try:
-        body = json.loads(blobs["model.json"])
+        model = rebuild_sequence(manifest, blobs, path)
+    else:
+        if "model.json" not in blobs:
+            raise modelzip.corrupt(path, "no model.json")
+        body = modelzip.parse_json(blobs["model.json"], path, "model.json")
         arrays = {
-            name[len("arrays/") : -len(".npy")]: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            name[len("arrays/") : -len(".npy")]: modelzip.read_npy(data, path, name)
             for name, data in blobs.items()
             if name.startswith("arrays/")
         }
-        return rebuild(manifest, body, arrays)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"model file {path} cannot be read: {exc}") from None
+        if set(blobs) - {"model.json"} != {f"arrays/{key}.npy" for key in arrays}:
+            raise ModelFileError(f"model file {path} has foreign entries; fit it again")
+        modelcheck.check_body(manifest, body, arrays, path)
+        try:
+            model = rebuild(manifest, body, arrays)
+        except PrivsynthError as exc:
+            raise ModelFileError(f"model file {path} cannot be read: {exc}") from None
+        except Exception as exc:  # what validation did not foresee is still a corrupt file, not a crash
+            raise modelzip.corrupt(path, f"{type(exc).__name__}: {str(exc)[:160]}") from None
+    model.loaded_from = str(path)
+    return model

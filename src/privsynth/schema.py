@@ -34,9 +34,17 @@ def _check_column(column):
     """Cross-field checks shared by schema columns and schema-file entries."""
     if column.dtype is not None:
         try:
-            pd.api.types.pandas_dtype(column.dtype)
-        except TypeError:
+            dtype = pd.api.types.pandas_dtype(column.dtype)
+        except (TypeError, ValueError):
             raise ValueError(f"dtype {column.dtype!r} is not a pandas dtype (e.g. int64, float64, object)") from None
+        if isinstance(dtype, np.dtype) and (dtype.kind in "SUV" or dtype.fields is not None):
+            # fixed-width bytes, text or void: never inferred, and a width like V1000000000 allocates per row
+            raise ValueError(f"dtype {column.dtype!r} is not supported (use object or string for text)")
+    for bound in (column.min, column.max):
+        if isinstance(bound, float) and not math.isfinite(bound):
+            raise ValueError("min and max must be finite numbers")
+        if isinstance(bound, int) and not -(2**63) < bound < 2**63:
+            raise ValueError("min and max must lie within the 64-bit integer range")
     bounds = [b for b in (column.min, column.max) if b is not None]
     if column.kind in ("numeric", "integer") and any(isinstance(b, str) for b in bounds):
         raise ValueError("min and max of a numeric column must be numbers")
@@ -208,9 +216,11 @@ def load_yaml(path: str | Path, columns: list | None = None) -> SchemaFile:
     if not path.exists():
         raise SchemaError(f"schema file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        check_yaml_shape(text, path)
+        raw = yaml.safe_load(text) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise SchemaError(f"{path} is not valid YAML: {(str(exc).splitlines() or [''])[0]}") from None
     if not isinstance(raw, dict):
         raise SchemaError(f"{path} must hold a mapping with a 'columns' list")
     try:
@@ -224,6 +234,37 @@ def load_yaml(path: str | Path, columns: list | None = None) -> SchemaFile:
             named = [e.get("name") for e in raw["columns"] if isinstance(e, dict)]
             problems += [_unknown(name, columns) for name in named if name is not None and str(name) not in known]
         raise SchemaError(problems) from None
+
+
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+
+
+def check_yaml_shape(text: str, path) -> None:
+    """Refuse YAML that nests deeper than MAX_YAML_DEPTH or whose aliases expand to more than
+    MAX_YAML_NODES values (a "billion laughs" file), from the parser's event stream: building the document
+    would recurse past Python's limit or walk an exponential structure."""
+    sizes: dict[str, int] = {}
+    stack: list[list] = [[None, 0]]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > MAX_YAML_DEPTH + 1:
+                raise SchemaError(f"{path} nests deeper than {MAX_YAML_DEPTH} levels")
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor, 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        stack[-1][1] += size
+        if stack[-1][1] > MAX_YAML_NODES:
+            raise SchemaError(f"{path} holds more than {MAX_YAML_NODES:,} values once its aliases are expanded")
 
 
 def _unknown(name, columns) -> str:

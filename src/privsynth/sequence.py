@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from privsynth import replacements, sampling
 from privsynth.errors import InputError
 from privsynth.governance.output import ORIGIN
 from privsynth.governance.recipes import plain_params
+from privsynth.modelcheck import guarded
 from privsynth.schema import Settings, _decimals
 
 MAX_POSITION = 31  # positions from the start / the end beyond this share one token
@@ -86,6 +88,7 @@ def _restore(spec: dict, seconds: np.ndarray) -> pd.Series:
 
 @dataclass
 class SequenceModel:
+    loaded_from: ClassVar[str | None] = None  # the model file it was read from (sampling errors then name it)
     entity: str
     time: str
     context: list[str]
@@ -148,6 +151,7 @@ class SequenceModel:
         context table's columns are not in the events: `sample_tables` gives both tables."""
         return self.sample_tables(entities, seed, conditions)[1]
 
+    @guarded
     def sample_tables(
         self, entities: int, seed: int = 0, conditions: dict | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -686,7 +690,7 @@ def model_manifest(entity, time, engine, entity_engine, seed, params, entity_mod
     schemas = [m.manifest["schema_sha256"] for m in (entity_model, event_model)]
     body = {
         "format": "privsynth-model",
-        "format_version": 1,
+        "format_version": manifests.MODEL_FORMAT_VERSION,
         "kind": "model",
         "privsynth_version": manifests.versions()["privsynth"],
         "created": manifests.created_now(),
@@ -710,29 +714,32 @@ def model_manifest(entity, time, engine, entity_engine, seed, params, entity_mod
 
 
 def rebuild(manifest: dict, blobs: dict[str, bytes], label) -> SequenceModel:
-    """A SequenceModel from a model file's checked entries (see `privsynth.modelfile`)."""
-    from privsynth import modelfile
+    """A SequenceModel from a model file's checked entries (see `privsynth.modelfile`): sequence.json is
+    validated (`modelcheck.Layout`) and the nested table models are loaded with every check of their own."""
+    from privsynth import modelcheck, modelfile, modelzip
     from privsynth.errors import ModelFileError
 
+    if set(blobs) != {"sequence.json", "entity.psm", "events.psm"}:
+        raise ModelFileError(f"model file {label} is incomplete or has foreign entries; fit it again")
+    layout = modelcheck.check_layout(modelzip.parse_json(blobs["sequence.json"], label, "sequence.json"), label)
+    entity_model = modelfile.from_bytes(blobs["entity.psm"], f"{label} (entity model)")
+    event_model = modelfile.from_bytes(blobs["events.psm"], f"{label} (event model)")
     try:
-        layout = json.loads(blobs["sequence.json"])
-        entity_model = modelfile.from_bytes(blobs["entity.psm"], f"{label} (entity model)")
-        event_model = modelfile.from_bytes(blobs["events.psm"], f"{label} (event model)")
         return SequenceModel(
-            layout["entity"],
-            layout["time"],
-            layout["context"],
-            layout["events"],
+            layout.entity,
+            layout.time,
+            layout.context,
+            layout.events,
             entity_model,
             event_model,
-            layout["time_spec"],
-            layout["key_dtype"],
+            layout.time_spec,
+            layout.key_dtype,
             manifest,
-            layout.get("table_context", []),
-            layout.get("smooth", {}),
-            layout.get("gap_log", False),
-            layout.get("time_bounds"),
-            layout.get("key_state", {}),
+            layout.table_context,
+            layout.smooth,
+            layout.gap_log,
+            layout.time_bounds,
+            layout.key_state,
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"model file {label} cannot be read: {exc}") from None

@@ -27,6 +27,8 @@ import numpy as np
 
 NO_GUARANTEE = "none: no formal privacy guarantee (privacy is measured by attacks, not claimed)"
 DATASET_FORMAT = "privsynth-dataset"
+# model files: 2 added `manifest_sha256`, a checksum over the manifest (which lists every other entry's SHA-256)
+MODEL_FORMAT_VERSION = 2
 PARQUET_KEY = b"privsynth.manifest"
 PARQUET_SYNTHETIC_KEY = b"privsynth.synthetic"
 SIDECAR_SUFFIX = ".manifest.json"
@@ -123,6 +125,12 @@ def with_id(manifest: dict) -> dict:
     body = {k: v for k, v in manifest.items() if k != "id"}
     prefix = PREFIX.get(body.get("kind", ""), "ds")
     return {"id": f"{prefix}-{sha256(canonical(body))[:20]}", **body}
+
+
+def id_matches_content(manifest: dict, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether `manifest["id"]` is the content address of the manifest (without the `ignore`d keys)."""
+    body = {k: v for k, v in manifest.items() if k not in ignore}
+    return isinstance(manifest.get("id"), str) and with_id(body)["id"] == manifest["id"]
 
 
 def source_id(fingerprint: dict) -> str:

@@ -165,8 +165,8 @@ def _content(path: Path, manifest: dict) -> dict:
 
 def id_matches(manifest: dict) -> bool:
     """Whether a manifest's id is the hash of the rest (the entries added after the id, a model file's entry
-    checksums and a sidecar's file hash, are checked on their own)."""
+    checksums and seal and a sidecar's file hash, are checked on their own)."""
     if manifest.get("kind") == "source":  # a real table's id comes from its records' fingerprint alone
         return manifest.get("id") == manifests.source_id(manifest.get("content") or {"sha256": ""})
-    body = {k: v for k, v in manifest.items() if k not in ("contents", "file_sha256")}
+    body = {k: v for k, v in manifest.items() if k not in ("contents", "manifest_sha256", "file_sha256")}
     return manifests.with_id(body)["id"] == manifest.get("id")
