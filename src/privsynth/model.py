@@ -449,11 +449,13 @@ def _fit_private(
 
     if ledger is False:
         book = None
+    elif isinstance(ledger, Ledger):
+        book = ledger
     elif isinstance(ledger, Catalog):
         book = Ledger(catalog=ledger)
     else:
         book = Ledger(None if ledger in (None, True) else ledger)
-    source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
+    source_id = data  # the ledger books it against its registered or recognised source (custodian's only)
     booked = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
     booked["rho"] = rho_for(engine_obj.epsilon, engine_obj.delta - reserved)
     if reserved:
