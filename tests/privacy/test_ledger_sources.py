@@ -146,9 +146,8 @@ def test_a_registered_source_keys_the_budget_and_takes_its_earlier_spend(cps, tm
     assert book.resolve(cps).key == "cps-1988" and book.resolve(cps.head(100)).how == "member"
     assert book.resolve(_shuffled(cps)).key == "cps-1988"
     assert book.registered()["cps-1988"]["members"] == ["cps.csv", "cps-extra.csv"]
-    with pytest.raises(BudgetError, match="over its limit 12"):
-        with pytest.warns(LedgerWarning, match="cps-1988"):
-            book.reserve(_renamed(_shuffled(cps)), {**SPEND, "rho": rho_for(8.0, 1e-6)})
+    with pytest.raises(BudgetError, match="over its limit 12"), pytest.warns(LedgerWarning, match="cps-1988"):
+        book.reserve(_renamed(_shuffled(cps)), {**SPEND, "rho": rho_for(8.0, 1e-6)})
     with pytest.raises(BudgetError, match="registered source 'cps-1988'"):
         book.register("fresh-name", [("copy.csv", _as_floats(_shuffled(cps)))])
     events = [(e["event"], json.loads(e["details"])) for e in catalog.entries()]
@@ -170,7 +169,7 @@ def test_a_fresh_file_ledger_cannot_reset_the_catalogs_spend(cps, tmp_path):
             fresh.reserve(cps, SPEND)
         fresh.set_limit(cps, 11.0)  # lowering or raising is explicit and audited, in both ledgers
         fresh.reserve(cps, {**SPEND, "rho": rho_for(1.0, 1e-6)})
-    [bypass, bypass_again] = [json.loads(e["details"]) for e in catalog.entries() if e["event"] == "budget-bypass"]
+    [bypass, _bypass_again] = [json.loads(e["details"]) for e in catalog.entries() if e["event"] == "budget-bypass"]
     assert bypass["ledger"] == str(tmp_path / "fresh.json") and bypass["file_epsilon"] == 0
     [limit] = [json.loads(e["details"]) for e in catalog.entries() if e["event"] == "budget-limit"]
     assert (limit["change"], limit["limit_before"], limit["limit"]) == ("raised", 10.0, 11.0)
