@@ -64,7 +64,7 @@ def budget(
     match = book.resolve(frame)
     state = book.set_limit(frame, limit, delta) if limit is not None else book.source(frame)
     if match.how == "new":
-        where = f"source {match.key[:16]}… (unregistered, no DP fit yet)"
+        where = f"unregistered source {match.key[:16]}…"
     elif match.registered:
         where = f"registered source {match.key}"
     else:

@@ -195,8 +195,14 @@ class Ledger:
         return sources.find(self._read(), table)
 
     def source(self, source) -> SourceBudget:
-        key = self.resolve(source).key
-        return _budget(self._read()["sources"].get(key, {}))
+        """The source's budget: with a catalog and a file, the one that holds more spend (the max of both)."""
+        table = self._table(source)
+        keys = [table if isinstance(table, str) else sources.find(store.read(), table).key for store in self.stores]
+        return self._state(keys)
+
+    def _state(self, keys: list[str]) -> SourceBudget:
+        states = [_budget(store.read()["sources"].get(key, {})) for store, key in zip(self.stores, keys, strict=True)]
+        return max(states, key=lambda state: state.epsilon)  # ties: the first, the catalog's
 
     def check(self, source, epsilon: float, delta: float) -> None:
         """Refuse a fit of budget (epsilon, delta) that would take the source past its limit."""
@@ -276,7 +282,7 @@ class Ledger:
                         spend.update(facts, rho=min(float(rho), float(spend["rho"])), status="spent")
                     else:
                         spend.update(facts, rho=float(rho), curve=[float(x) for x in curve], status="spent")
-        return _budget(self._read()["sources"].get(keys[0], {}))
+        return self._state(keys)
 
     def release(self, source, token: str) -> None:
         """A booked fit failed before releasing anything: drop its booking."""
@@ -310,7 +316,7 @@ class Ledger:
                     keys.append(key)
         finally:
             self._audit(events)
-        return _budget(self._read()["sources"][keys[0]])
+        return self._state(keys)
 
     def register(
         self, name: str, tables: list[tuple[str, pd.DataFrame]], limit: float | None = None, delta=None
