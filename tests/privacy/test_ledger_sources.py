@@ -196,3 +196,30 @@ def test_cli_registers_shows_and_guards_sources(cps, tmp_path, run_cli, monkeypa
     assert "cps" in listed.stdout and str(data) in listed.stdout
     fresh = run_cli(*catalog, "budget", str(data), "--ledger", str(tmp_path / "fresh.json"))
     assert "spent: epsilon 2 of limit 4" in fresh.stdout  # the catalog's ledger is authoritative
+
+
+@pytest.mark.slow
+def test_a_dp_fit_of_a_shuffled_trimmed_copy_books_against_the_original(cps, tmp_path):
+    """End to end through `ps.fit`: the copy's fit adds to the original's spend instead of starting at zero."""
+    import privsynth as ps
+
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "columns:\n"
+        "  - {name: education, kind: integer, min: 0, max: 18, nullable: false}\n"
+        "  - {name: ethnicity, kind: categorical, categories: [cauc, afam], nullable: false}\n"
+        "  - {name: region, kind: categorical, categories: [northeast, midwest, south, west], nullable: false}\n"
+    )
+    frame = cps[["education", "ethnicity", "region"]].head(400)
+    book = tmp_path / "budget.json"
+    first = ps.fit(frame, engine="mst", schema=schema, epsilon=1.0, ledger=book)
+    copy = _as_floats(_shuffled(frame)).drop(index=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LedgerWarning)
+        second = ps.fit(copy, engine="mst", schema=schema, epsilon=1.0, ledger=book)
+    assert (
+        second.manifest["privacy"]["ledger"]["source_epsilon_after"]
+        > first.manifest["privacy"]["ledger"]["source_epsilon_after"]
+    )
+    [entry] = Ledger(book)._read()["sources"].values()
+    assert len(entry["spends"]) == 2
