@@ -336,10 +336,11 @@ def fit(
     a schema YAML path); `seed` None draws a fresh one, which is recorded in the manifest. Engine parameters
     are passed as keywords. The input is never modified.
     DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
-    spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
-    catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
-    its limit. A column whose kind inference cannot settle (numbers mixed with other text) is fitted as
-    the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
+    spend to the budget `ledger` (a file path, a `Catalog`, or a `privacy.ledger.Ledger`; None:
+    $PRIVSYNTH_LEDGER if set, else the catalog, else .privsynth/budget.json; False: none kept), refusing a
+    fit that would take the source past its limit. A column whose kind inference cannot settle (numbers
+    mixed with other text) is fitted as the kind that holds every value, as `describe` shows; `strict`
+    makes that an error instead.
     With `metadata_epsilon` (less than `epsilon`, and part of it), what the schema file leaves out
     (or every column's facts, without one) is measured under DP instead (`privacy.metadata`).
     """

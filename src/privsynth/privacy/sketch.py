@@ -16,12 +16,14 @@ written 12.0, an index column is dropped or one row removed. The sketch ignores 
   similarity to another table's survives removed or added rows ((n - 1) / n for one row removed);
 - `row_minima_without`: the same for the rows without each one column (tables up to 64 columns): a copy
   that dropped one column still matches;
-- `columns`: a bottom-k sketch of each informative column's multiset of values (at least 20 distinct values,
-  at least half of the rows distinct: measurements and ids, not categories, which any sample of the same
-  population shares), matched by content, not by name: survives added and dropped columns.
+- `column_minima`: a bottom-k sketch of each column's multiset of values, matched by content, not by name
+  (so an added column drops out of the row comparison); `informative` marks columns with at least 20
+  distinct values that are at least half distinct (measurements and ids, not categories, which any sample of
+  the same population shares).
 
-`similarity` is 1 for equal digests, else the larger of the rows' Jaccard estimate and the share of the
-smaller table's informative columns that have a partner with Jaccard at least THRESHOLD (one to one).
+`Content.similarity` is 1 for equal digests, else the larger of the rows' Jaccard estimate (rows hashed over
+the columns that best match the stored ones) and the share of the smaller table's informative columns that
+have a partner with Jaccard at least THRESHOLD (one to one).
 THRESHOLD 0.7: a copy that lost up to 30% of its rows, or kept 70% of its informative columns, is the same
 source; the estimate's standard error at 0.7 with K=128 is about 0.04, and unrelated real tables score 0
 (benchmarks/RESULTS.md). A table whose rows are mostly repeats of a few category tuples cannot be told from
