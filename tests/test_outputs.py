@@ -134,6 +134,19 @@ def test_an_output_onto_the_catalog_is_refused_and_the_catalog_survives(run_cli,
     assert len(ps.Catalog(catalog).entries()) == entries  # the audit log is all there, nothing added
 
 
+def test_an_output_onto_a_budget_ledger_file_is_refused_whatever_its_name(run_cli, here):
+    """A --ledger file of an earlier run (any name) and the default ledger: overwriting either would reset
+    the privacy spend it records."""
+    ledger = '{\n "format": "privsynth-budget-ledger",\n "sources": {}\n}'
+    (here / "spent.json").write_text(ledger)
+    (here / ".privsynth").mkdir(exist_ok=True)
+    (here / ".privsynth" / "budget.json").write_text(ledger)
+    _refused(run_cli, here, "sample", "cars.psm", "-o", "spent.json", "--format", "csv", "-n", "5", names="ledger")
+    _refused(run_cli, here, "describe", "cars.csv", "--schema-out", "spent.json", names="ledger")
+    (here / ".privsynth" / "budget.json").unlink()  # the default ledger is refused even before it exists
+    _refused(run_cli, here, "sample", "cars.psm", "-o", ".privsynth/budget.json", "--format", "csv", "-n", "5")
+
+
 def test_an_output_onto_a_catalog_that_only_the_command_creates_is_refused(run_cli, here):
     """`--catalog new.db ... -o new.db` on a fresh folder: the catalog is created mid-command, so the write
     is checked again just before its rename."""

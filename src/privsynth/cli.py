@@ -82,12 +82,14 @@ def _root(
 ) -> None:
     from privsynth.governance.catalog import protect
     from privsynth.governance.manifest import set_author
+    from privsynth.privacy.ledger import protect_ledger
 
     if version:
         out.print(f"privsynth {__version__}")
         raise typer.Exit(0)
     settings["catalog"] = catalog
     protect(catalog)  # no output of this command may replace the catalog (its audit log and ledger)
+    protect_ledger()  # nor the default budget ledger file (a --ledger file is protected once opened)
     set_author(author)
 
 

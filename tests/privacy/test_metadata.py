@@ -173,8 +173,9 @@ def test_only_what_the_schema_file_leaves_out_is_measured(flights):
 
 
 def test_nullability_is_called_by_a_noisy_count():
-    """20 columns with no missing value and 20 with 3% missing, on 10,000 rows: the bar (2 noise sds) calls a
-    column nullable by noise alone 2.3% of the time, and misses 3% missing practically never."""
+    """20 columns with no missing value and 20 with 3% missing, on 10,000 rows. Two noisy counts decide (the
+    missing and the off-kind count, each against a bar of 2 noise sds), so noise alone calls a full column
+    nullable about 4.6% of the time (6% measured over 600 columns), and 3% missing is practically never missed."""
     rng = np.random.default_rng(0)
     n = 10_000
     full = {f"full{i}": rng.integers(0, 50, n) for i in range(20)}
@@ -183,7 +184,7 @@ def test_nullability_is_called_by_a_noisy_count():
     nullable = {c.name: c.nullable for c in measured.file.columns}
     sigma = mech.sigma_for(rho_for(1.9, 1e-6 - 1e-7) / 40 * metadata.SHAPE_SHARE)
     assert 6 * sigma < 300  # 3% of 10,000 rows, against the noise
-    assert sum(nullable[name] for name in full) <= 4  # binomial(20, 0.023): P(> 4) < 1e-4
+    assert sum(nullable[name] for name in full) <= 7  # binomial(20, 0.062): P(> 7) < 1e-4 (P(> 4) is 0.6%)
     assert all(nullable[name] for name in holes)
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from privsynth import atomic
 from privsynth.errors import PrivsynthError
 from privsynth.privacy import sources
 from privsynth.privacy.accountant import ORDERS, epsilon_of_curve, epsilon_of_rho, rho_for
@@ -56,6 +57,14 @@ class LedgerWarning(UserWarning):
 
 def default_path() -> Path:
     return Path(os.environ.get("PRIVSYNTH_LEDGER") or Path(".privsynth") / "budget.json")
+
+
+def protect_ledger(path: str | os.PathLike | None = None) -> None:
+    """Refuse the ledger file (default: $PRIVSYNTH_LEDGER or .privsynth/budget.json) and its lock as the
+    output of any other write in this process: an output written there would reset the recorded spend."""
+    path = Path(path) if path is not None else default_path()
+    atomic.protect(path, "privacy-budget ledger")
+    atomic.protect(path.with_name(path.name + ".lock"), "privacy-budget ledger's lock")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class _FileStore:
 
     def __init__(self, path: Path):
         self.path = path
+        protect_ledger(path)
 
     def read(self) -> dict:
         if not self.path.exists():
@@ -122,7 +132,8 @@ class _FileStore:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             body = self.read()
             yield body
-            write_bytes_atomic(self.path, lambda fh: fh.write(json.dumps(body, indent=1).encode()))
+            with atomic.owned(self.path):  # no other write may replace the ledger (see protect_ledger)
+                write_bytes_atomic(self.path, lambda fh: fh.write(json.dumps(body, indent=1).encode()))
 
 
 class _CatalogStore:
