@@ -134,9 +134,10 @@ def test_an_output_onto_the_catalog_is_refused_and_the_catalog_survives(run_cli,
     assert len(ps.Catalog(catalog).entries()) == entries  # the audit log is all there, nothing added
 
 
-def test_an_output_onto_a_budget_ledger_file_is_refused_whatever_its_name(run_cli, here):
+def test_an_output_onto_a_budget_ledger_file_is_refused_whatever_its_name(run_cli, here, monkeypatch):
     """A --ledger file of an earlier run (any name) and the default ledger: overwriting either would reset
     the privacy spend it records."""
+    monkeypatch.delenv("PRIVSYNTH_LEDGER")  # the default ledger: .privsynth/budget.json here
     ledger = '{\n "format": "privsynth-budget-ledger",\n "sources": {}\n}'
     (here / "spent.json").write_text(ledger)
     (here / ".privsynth").mkdir(exist_ok=True)

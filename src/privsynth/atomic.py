@@ -162,6 +162,19 @@ def _temp_pattern(name: str) -> re.Pattern:
     return re.compile(rf"^\.{re.escape(name)}\.(?:(\d+)-([0-9a-f]{{8}})-)?[a-z0-9_]{{8}}\.tmp$")
 
 
+def writer() -> dict:
+    """This process as a writer: {"pid", "host"} (the host as a short hash, never its name)."""
+    return {"pid": os.getpid(), "host": _host_tag()}
+
+
+def writing_elsewhere(who: dict | None) -> bool:
+    """Whether `who` (a `writer()` of some process) is another process on this host that is still running:
+    its write may be in flight."""
+    if not isinstance(who, dict) or who.get("host") != _host_tag() or not isinstance(who.get("pid"), int):
+        return False
+    return who["pid"] != os.getpid() and _alive(who["pid"])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

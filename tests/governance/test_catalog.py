@@ -66,7 +66,7 @@ def test_audit_chain_finds_removed_and_edited_entries(tmp_path):
     with ps.Catalog(db) as catalog:
         for i in range(5):
             catalog.audit("sample", f"ds-{i}", n=i)
-        assert catalog._verify_chain() == []
+        assert catalog._verify_chain(catalog.entries()) == []
     raw = sqlite3.connect(db)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         raw.execute("DELETE FROM audit WHERE seq = 3")
@@ -77,7 +77,7 @@ def test_audit_chain_finds_removed_and_edited_entries(tmp_path):
     raw.commit()
     raw.close()
     with ps.Catalog(db) as catalog:
-        problems = catalog._verify_chain()
+        problems = catalog._verify_chain(catalog.entries())
     assert "audit log: entry 3 was removed" in problems
     assert "audit log: entry 4 (sample) was edited" in problems
     assert "audit log: entry 4 does not follow the entry before it" in problems
@@ -100,7 +100,7 @@ def test_concurrent_writers_keep_one_unbroken_chain(tmp_path):
     with ps.Catalog(db) as catalog:
         entries = catalog.entries()
         assert [e["seq"] for e in entries] == list(range(1, 61))
-        assert catalog._verify_chain() == []
+        assert catalog._verify_chain(catalog.entries()) == []
 
 
 def test_prov_export_is_valid_w3c_prov(tmp_path):
@@ -149,7 +149,8 @@ def test_an_older_catalog_is_migrated_in_place(tmp_path):
             assert sa.inspect(conn).has_table("ledger")
             version = conn.execute(sa.text("SELECT version_num FROM privsynth_alembic_version")).scalar()
         assert version == catalog_module.HEAD == "0003"
-        assert [e["artifact_id"] for e in catalog.entries()] == ["mdl-old"] and catalog._verify_chain() == []
+        entries = catalog.entries()
+        assert [e["artifact_id"] for e in entries] == ["mdl-old"] and catalog._verify_chain(entries) == []
 
 
 def test_audit_records_the_real_time_and_os_account_even_when_pinned(tmp_path, monkeypatch):

@@ -64,7 +64,7 @@ def data_folder(tmp_path):
 
 
 def _outputs(i: int) -> list[str]:
-    extra = {0: [f"r{i}.html"], 1: [f"p{i}.csv"], 2: [f"card{i}.md"], 3: [f"t{i}.parquet"]}[i % 4]
+    extra = {0: [f"r{i}.html"], 1: [f"p{i}.csv"], 2: [], 3: [f"t{i}.parquet"]}[i % 4]  # a card is no artifact
     return [f"m{i}.psm", f"s{i}.csv", *extra]
 
 
@@ -104,6 +104,9 @@ def test_eight_processes_of_mixed_commands_on_sqlite_and_postgresql_at_once(data
                     artifact = catalog.get(catalog.resolve(str(path)))
                     recorded = {f["path"]: f["sha256"] for f in artifact.files}
                     assert recorded[str(path)] == manifests.file_sha256(path), name
+            assert all((folder / f"card{i}.md").is_file() for i in range(2, WORKERS, 4))
+            exports = [e for e in catalog.entries() if e["event"] == "export"]
+            assert len(exports) >= WORKERS // 4  # each card's export is in the log
             for model in models:
                 assert (sources[0]["id"], "source") in catalog.parents(model["id"])
             seqs = [e["seq"] for e in catalog.entries()]

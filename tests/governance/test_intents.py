@@ -175,3 +175,23 @@ def test_intents_on_postgresql(tmp_path, postgres_url):
         assert len(problems) == 1 and "t.csv: written" in problems[0]
         catalog.record(ps.read_manifest(tmp_path / "t.csv"), [tmp_path / "t.csv"])
         assert catalog.verify() == []
+
+
+def test_a_write_in_flight_in_another_live_process_is_not_reported_until_that_process_is_gone(here):
+    """`catalog verify` run while another command is between its rename and its record sees an intent
+    without its record: a live writer on this host is in flight, a dead one was killed."""
+    from privsynth.governance import manifest as manifests
+
+    catalog = _catalog(here)
+    (here / "s.csv").write_text("a\n1\n")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        writer = {"pid": sleeper.pid, "host": atomic.writer()["host"]}
+        sha = manifests.file_sha256(here / "s.csv")
+        catalog.audit("pending", None, path=str(here / "s.csv"), sha256=sha, writer=writer)
+        assert catalog.verify() == []  # in flight
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    problems = catalog.verify()
+    assert len(problems) == 1 and "s.csv: written" in problems[0] and "never recorded" in problems[0]

@@ -375,19 +375,20 @@ class Catalog:
         deleted, edited or added behind privsynth's back); every recorded file against the SHA-256 the chain
         holds (missing, or bytes changed; a file's own manifest checks). With `paths`, only the files at or
         under them (and the chain)."""
-        problems = self._verify_chain()
         with self.engine.connect() as conn:  # one snapshot of the chain and the rows it vouches for
+            store.lock_for_read(conn)
             entries = [dict(r) for r in conn.execute(sa.select(AUDIT).order_by(AUDIT.c.seq)).mappings()]
             artifacts = [dict(r) for r in conn.execute(sa.select(ARTIFACTS)).mappings()]
             files = [dict(r) for r in conn.execute(sa.select(FILES)).mappings()]
             lineage = [dict(r) for r in conn.execute(sa.select(LINEAGE)).mappings()]
+        problems = self._verify_chain(entries)
         facts = chain_facts.chained(entries)
         problems += facts.disagreements
         if paths is None:
             problems += self._verify_artifacts(facts, artifacts)
             problems += self._verify_lineage(facts, lineage)
         problems += self._verify_files(facts, files, paths)
-        problems += self._verify_pending(entries, paths)
+        problems += self._verify_pending(entries, files, paths)
         return problems
 
     @staticmethod
@@ -439,18 +440,18 @@ class Catalog:
                     problems.append(str(exc))
         return problems
 
-    def _verify_pending(self, entries: list[dict], paths: Iterable[str | os.PathLike] | None = None) -> list[str]:
+    @staticmethod
+    def _verify_pending(entries: list[dict], files: list[dict], paths: Iterable | None = None) -> list[str]:
         """Outputs written but never recorded: write intents ("pending" entries) no record committed."""
         from privsynth.governance.intents import unrecorded
 
-        with self.engine.connect() as conn:
-            in_files = {(r.path, r.sha256) for r in conn.execute(sa.select(FILES.c.path, FILES.c.sha256))}
-        return unrecorded(entries, in_files, paths)
+        return unrecorded(entries, {(f["path"], f["sha256"]) for f in files}, paths)
 
-    def _verify_chain(self) -> list[str]:
+    @staticmethod
+    def _verify_chain(entries: list[dict]) -> list[str]:
         problems = []
         previous, expected = GENESIS, 1
-        for entry in self.entries():
+        for entry in entries:
             if entry["seq"] != expected:
                 gap = f"{expected}" if entry["seq"] == expected + 1 else f"{expected}-{entry['seq'] - 1}"
                 problems.append(f"audit log: entry {gap} was removed")

@@ -28,7 +28,8 @@ def intent(catalog, output: str | os.PathLike | None, artifact_id: str | None = 
     path = str(Path(output).absolute())  # as Catalog.record writes it
 
     def pending(tmp: Path) -> None:
-        catalog.audit("pending", artifact_id, path=path, sha256=manifests.file_sha256(tmp))
+        sha256 = manifests.file_sha256(tmp)
+        catalog.audit("pending", artifact_id, path=path, sha256=sha256, writer=atomic.writer())
 
     with atomic.announce(output, pending):
         yield
@@ -42,7 +43,8 @@ def unrecorded(
     after; a record entry listing that path with those bytes commits it. An uncommitted intent whose file
     is there with exactly those bytes was written and never recorded (killed between the rename and the
     record); if the files table has it, it was recorded without its audit entry. An intent whose file is
-    absent or holds other bytes never reached its rename (or was replaced since): nothing was lost."""
+    absent or holds other bytes never reached its rename (or was replaced since): nothing was lost. An
+    intent of another process still running on this host is a write in flight, not a problem."""
     committed, pending = set(), {}
     for entry in entries:
         details = json.loads(entry["details"])
@@ -61,7 +63,7 @@ def unrecorded(
             continue
         current = manifests.file_sha256(path)
         for entry, details in open_intents:
-            if details.get("sha256") != current:
+            if details.get("sha256") != current or atomic.writing_elsewhere(details.get("writer")):
                 continue
             what = f" (artifact {entry['artifact_id']})" if entry["artifact_id"] else ""
             if (path_text, current) in in_files:

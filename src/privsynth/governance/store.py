@@ -32,6 +32,17 @@ def lock_for_write(conn: sa.Connection) -> None:
     _lock(conn, "BEGIN IMMEDIATE", _WRITE_KEY)
 
 
+def lock_for_read(conn: sa.Connection) -> None:
+    """Hold a read lock for the transaction, so that its several reads see one state of the catalog (no
+    record commits between them). SQLite: a deferred BEGIN (its first read takes the shared lock, and a
+    writer's commit waits for it); PostgreSQL: the write lock's shared form."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+    elif dialect == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_KEY})
+
+
 def lock_for_migration(conn: sa.Connection) -> None:
     """Take the catalog's migration lock as the transaction's first statement (held until it ends)."""
     _lock(conn, "BEGIN EXCLUSIVE", _MIGRATE_KEY)
