@@ -24,8 +24,11 @@ ORIGIN = "privsynth_origin"
 def manifest_for(frame: pd.DataFrame, origin: dict | None = None) -> dict | None:
     """The manifest of `frame` as it will be written: from `origin` or the frame's own (`attrs`), or None."""
     origin = origin or frame.attrs.get(ORIGIN)
-    if origin is None:
-        return None
+    return None if origin is None else _dataset(origin, frame)
+
+
+def _dataset(origin: dict, frame: pd.DataFrame | None, content: dict | None = None) -> dict:
+    """A dataset manifest from an origin (what made the rows) and the rows (or their counted `content`)."""
     return manifests.dataset(
         frame,
         kind=origin["kind"],
@@ -34,6 +37,7 @@ def manifest_for(frame: pd.DataFrame, origin: dict | None = None) -> dict | None
         model=origin.get("model"),
         synthetic=origin.get("synthetic", True),
         extra=origin.get("extra"),
+        content=content,
     )
 
 
@@ -67,18 +71,7 @@ def write_stream(
     made: dict = {}
 
     def attach(content: dict) -> dict:
-        made.update(
-            manifests.dataset(
-                None,
-                kind=origin["kind"],
-                operation=origin["operation"],
-                parents=origin["parents"],
-                model=origin.get("model"),
-                synthetic=origin.get("synthetic", True),
-                extra=origin.get("extra"),
-                content=content,
-            )
-        )
+        made.update(_dataset(origin, None, content))
         return made
 
     where, content = streamio.write_frames(
