@@ -60,6 +60,10 @@ bench: $(BENCH_STAMP) $(SN_STAMP)
 	$(BIN)/python benchmarks/bench_dp.py
 	$(BIN)/python benchmarks/bench_sequences.py
 	$(BIN)/python benchmarks/bench_engines.py
+	# issue 22: the cost of the output safeguards, streamed sampling, and the ledger's content sketch
+	$(BIN)/python benchmarks/bench_outputs.py
+	$(BIN)/python benchmarks/bench_stream.py
+	$(BIN)/python benchmarks/bench_ledger.py 250
 
 clean:
 	rm -rf $(VENV) $(SN_VENV) privsynth-demo .pytest_cache
